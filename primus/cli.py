@@ -1,0 +1,396 @@
+"""``primus-cli``: argument parsing only. Each subcommand calls one stage of the primus package.
+
+Exit codes: 0 success, 2 a configuration problem (nothing written, nothing launched), 1 a runtime failure
+(training or a verification check failed, a tool is missing). A PrimusError is printed as one clear message,
+never as a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from primus import __version__
+from primus.errors import EXIT_CONFIG, ConfigErrors, ConfigKeyError, PrimusError
+
+#: Where bundles go unless --runs-dir or $PRIMUS_RUNS_DIR says otherwise (relative to the current directory).
+DEFAULT_RUNS_DIR = "runs"
+
+# ---------------------------------------------------------------------------------------------- helpers
+
+
+def _runs_dir(args: argparse.Namespace) -> Path:
+    return Path(args.runs_dir or os.environ.get("PRIMUS_RUNS_DIR") or DEFAULT_RUNS_DIR)
+
+
+def _configs_root(args: argparse.Namespace) -> Path | None:
+    return Path(args.configs_root) if getattr(args, "configs_root", None) else None
+
+
+def _load_and_validate(config: str, overrides: Sequence[str], args: argparse.Namespace, *, preflight: bool):
+    """Load one experiment, then validate it; returns (resolved, coerced config)."""
+    from primus.config import load_experiment
+    from primus.validate import validate
+
+    resolved = load_experiment(config, overrides, configs_root=_configs_root(args))
+    return resolved, validate(resolved, preflight=preflight)
+
+
+def _read_image_id(path: str | None) -> str | None:
+    """The image ID recorded by the container stage, or None when no file is given."""
+    if not path:
+        return None
+    file = Path(path)
+    if not file.is_file():
+        raise PrimusError(
+            f"image ID file {path} does not exist",
+            hint="build the image first: primus-cli container build (or snakemake container)",
+        )
+    image_id = file.read_text(encoding="utf-8").strip()
+    if not image_id:
+        raise PrimusError(f"image ID file {path} is empty", hint="rebuild the image: primus-cli container build")
+    return image_id
+
+
+def _dump(data: Any, fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(data, indent=2, sort_keys=True, default=str)
+    import yaml
+
+    return yaml.safe_dump(data, sort_keys=True, default_flow_style=False, allow_unicode=True)
+
+
+def _split_overrides(extra: list[str]) -> list[str]:
+    """argparse leaves ``--section.key value`` pairs it does not know in ``extra``: they are overrides."""
+    for item in extra:
+        if item in ("-h", "--help"):
+            raise SystemExit(0)
+    return list(extra)
+
+
+# ---------------------------------------------------------------------------------------------- commands
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """Validate every file; print every problem of every file; exit 2 when any file is invalid."""
+    from primus.config import load_experiment
+    from primus.validate import validate
+
+    failed = 0
+    for config in args.configs:
+        try:
+            resolved = load_experiment(config, args.overrides, configs_root=_configs_root(args))
+            validate(resolved, preflight=args.preflight)
+        except PrimusError as error:
+            failed += 1
+            print(f"✗ {config}", file=sys.stderr)
+            print(_indent(error.format()), file=sys.stderr)
+        else:
+            if not args.quiet:
+                print(f"✓ {config}")
+    total = len(args.configs)
+    if failed:
+        print(f"{failed} of {total} file{'s' if total != 1 else ''} invalid", file=sys.stderr)
+        return EXIT_CONFIG
+    if not args.quiet:
+        print(f"{total} file{'s' if total != 1 else ''} valid")
+    return 0
+
+
+def _indent(text: str) -> str:
+    return "\n".join("  " + line for line in text.splitlines())
+
+
+def cmd_resolve(args: argparse.Namespace) -> int:
+    """Print the fully resolved module config, or freeze it into a run bundle (--freeze)."""
+    resolved, config = _load_and_validate(args.config, args.overrides, args, preflight=False)
+    if not args.freeze:
+        print(_dump(config, args.format), end="")
+        return 0
+    from primus.bundle import freeze
+
+    bundle = freeze(resolved, config, runs_dir=_runs_dir(args), image_id=_read_image_id(args.image_id_file))
+    print(bundle)
+    return 0
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    """The final value of one dotted key and every layer that set it, in precedence order."""
+    from primus.config import load_experiment
+    from primus.validate import known_keys, schema_default
+
+    resolved = load_experiment(args.config, args.overrides, configs_root=_configs_root(args))
+    key = args.key
+    settings = resolved.provenance.get(key, [])
+    if not settings:
+        children = sorted(k for k in resolved.provenance if k.startswith(key + "."))
+        if children:
+            print(f"{key} is a section; its keys set by some layer:")
+            for child in children:
+                print(f"  {child} = {_scalar(resolved.get(child))}   ({resolved.origin_of(child)})")
+            return 0
+        keys = known_keys()
+        if key not in keys:
+            import difflib
+
+            close = difflib.get_close_matches(key, sorted(keys), n=3)
+            hint = f"did you mean: {', '.join(close)}?" if close else "see `primus-cli resolve CONFIG`"
+            raise ConfigKeyError(f"unknown key '{key}'", key=key, hint=hint)
+        print(f"{key} = {_scalar(schema_default(key))}")
+        print("  no layer sets it: this is TorchTitan's default (or the Primus extension's)")
+        return 0
+    print(f"{key} = {_scalar(resolved.get(key))}")
+    width = max(len(str(s.origin)) for s in settings)
+    for index, setting in enumerate(settings, start=1):
+        won = "  <- wins" if index == len(settings) else ""
+        print(f"  {index}. {str(setting.origin):<{width}}  {setting.origin.layer:<14} {_scalar(setting.value)}{won}")
+    return 0
+
+
+def _scalar(value: Any) -> str:
+    return json.dumps(value, default=str)
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    """TorchTitan families and flavors available for training, with parameter counts."""
+    from primus.validate import list_models
+
+    models = [m for m in list_models() if not args.family or m["family"] == args.family]
+    if args.family and not models:
+        families = sorted({m["family"] for m in list_models()})
+        raise ConfigKeyError(
+            f"unknown model family '{args.family}'", key="model.name", hint=f"available: {', '.join(families)}"
+        )
+    if args.format == "json":
+        print(json.dumps(models, indent=2))
+        return 0
+    print(f"{'family':<14}{'flavor':<24}{'parameters':>12}{'max_seq_len':>13}")
+    for model in models:
+        params = _human_count(model.get("params"))
+        print(f"{model['family']:<14}{model['flavor']:<24}{params:>12}{model.get('max_seq_len', ''):>13}")
+    return 0
+
+
+def _human_count(count: int | None) -> str:
+    if not count:
+        return "?"
+    for unit, size in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("K", 1e3)):
+        if count >= size:
+            return f"{count / size:.2f}{unit}"
+    return str(count)
+
+
+def cmd_check_bundle(args: argparse.Namespace) -> int:
+    """Re-verify every digest of a frozen bundle."""
+    from primus.bundle import check_bundle
+
+    check_bundle(Path(args.bundle))
+    print(f"{args.bundle}: intact")
+    return 0
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    """Per-key differences between two bundles, with where each side's value came from."""
+    from primus.bundle import diff_bundles, format_diff
+
+    differences = diff_bundles(Path(args.a), Path(args.b))
+    print(format_diff(differences))
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train from a frozen bundle, or load+validate+freeze CONFIG first and then train."""
+    if bool(args.bundle) == bool(args.config):
+        raise PrimusError("give either --bundle DIR or a CONFIG file", hint="primus-cli train --bundle runs/EXP/HASH")
+    if args.bundle:
+        from primus.backends.torchtitan import train
+
+        return train(Path(args.bundle), dry_run=args.dry_run)
+    return _freeze_and_train(args.config, args.overrides, args)
+
+
+def _freeze_and_train(config_path: str, overrides: Sequence[str], args: argparse.Namespace) -> int:
+    """The seed's `direct -- train pretrain` path: load, validate (with preflight), freeze, launch."""
+    from primus.backends.torchtitan import launch_command, train
+    from primus.bundle import compute_bundle_path, freeze
+
+    resolved, config = _load_and_validate(config_path, overrides, args, preflight=not args.dry_run)
+    image_id = _read_image_id(getattr(args, "image_id_file", None))
+    runs_dir = _runs_dir(args)
+    model = config.get("model", {})
+    job = config.get("job", {})
+    print(f"framework:        {resolved.framework}")
+    print(f"experiment:       {config_path}")
+    print(f"model config:     {resolved.model_preset}  ({resolved.origin_of('model.name') or '?'})")
+    print(f"model:            {model.get('name')} / {model.get('flavor')}")
+    print(f"job.description:  {job.get('description')}")
+    print(f"hf_assets_path:   {model.get('hf_assets_path')}")
+    if args.dry_run:
+        bundle = compute_bundle_path(resolved, config, runs_dir=runs_dir, image_id=image_id)
+        print(f"bundle (dry run, not written): {bundle}")
+        print("launch: " + " ".join(launch_command(bundle, env=os.environ)))
+        return 0
+    bundle = freeze(resolved, config, runs_dir=runs_dir, image_id=image_id)
+    print(f"bundle:           {bundle}")
+    sys.stdout.flush()
+    return train(bundle)
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    """Check a trained bundle; write verify/verdict.json and a report; exit 1 naming failed checks."""
+    from primus.verify import verify
+
+    verdict = verify(Path(args.bundle), against=Path(args.against) if args.against else None)
+    for check in verdict.checks:
+        mark = {"pass": "✓", "fail": "✗", "skip": "-"}.get(check.status, "?")
+        print(f"{mark} {check.name}: {check.message}")
+    print(f"verdict: {'PASS' if verdict.passed else 'FAIL'}  ({Path(args.bundle) / 'verify' / 'verdict.json'})")
+    if not verdict.passed:
+        failed = ", ".join(c.name for c in verdict.checks if c.status == "fail")
+        print(f"failed checks: {failed}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_container(args: argparse.Namespace) -> int:
+    """Build the training image (or print the engine command with --dry-run)."""
+    from primus import containers
+
+    if args.action == "build":
+        image_id = containers.build(variant=args.variant, dry_run=args.dry_run)
+        if image_id:
+            print(image_id)
+        return 0
+    raise PrimusError(f"unknown container action '{args.action}'", hint="primus-cli container build")
+
+
+def cmd_direct(args: argparse.Namespace) -> int:
+    """Primus's launcher form: ``primus-cli direct -- train pretrain --config FILE [overrides]``."""
+    words = list(args.rest)
+    if words[:1] == ["--"]:
+        words = words[1:]
+    if words[:2] != ["train", "pretrain"]:
+        raise PrimusError(
+            f"unsupported command after 'direct --': {' '.join(words) or '(nothing)'}",
+            hint="primus-cli direct -- train pretrain --config examples/torchtitan/configs/CPU/...yaml",
+        )
+    sub = argparse.ArgumentParser(prog="primus-cli direct -- train pretrain", add_help=True)
+    sub.add_argument("--config", required=True, help="experiment YAML")
+    sub.add_argument("--dry-run", action="store_true", help="print the bundle and launch command; write nothing")
+    sub.add_argument("--runs-dir", help=f"where bundles go (default ${{PRIMUS_RUNS_DIR}} or ./{DEFAULT_RUNS_DIR})")
+    sub.add_argument("--configs-root", help="folder with modules/, models/, platforms/")
+    sub.add_argument("--image-id-file", help="image ID recorded by `primus-cli container build`")
+    known, extra = sub.parse_known_args(words[2:])
+    return _freeze_and_train(known.config, _split_overrides(extra), known)
+
+
+# ---------------------------------------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="primus-cli",
+        description="Reproducible TorchTitan pre-training from layered Primus experiment configs.",
+        epilog="Overrides: any '--section.key value' (or section.key=value) after CONFIG. Exit codes: "
+        "0 ok, 2 configuration problem (nothing written), 1 runtime failure.",
+    )
+    parser.add_argument("--version", action="version", version=f"primus-cli {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, func, help_text: str) -> argparse.ArgumentParser:
+        command = commands.add_parser(name, help=help_text, description=help_text)
+        command.set_defaults(func=func)
+        return command
+
+    def add_roots(command: argparse.ArgumentParser) -> None:
+        command.add_argument(
+            "--configs-root", help="folder with modules/, models/, platforms/ (default: $PRIMUS_CONFIGS_ROOT "
+            "or the package's primus/configs)"
+        )
+
+    command = add("validate", cmd_validate, "check experiment files; print every problem with file:line")
+    command.add_argument("configs", nargs="+", metavar="CONFIG")
+    command.add_argument("--preflight", action="store_true", help="also check this machine (memory, converters, assets)")
+    command.add_argument("-q", "--quiet", action="store_true", help="print problems only")
+    add_roots(command)
+
+    command = add("resolve", cmd_resolve, "print the resolved module config, or freeze it into a run bundle")
+    command.add_argument("config", metavar="CONFIG")
+    command.add_argument("--format", choices=("yaml", "json"), default="yaml")
+    command.add_argument("--freeze", action="store_true", help="write runs/<exp_name>/<hash>/ and print its path")
+    command.add_argument("--runs-dir", help=f"where bundles go (default $PRIMUS_RUNS_DIR or ./{DEFAULT_RUNS_DIR})")
+    command.add_argument("--image-id-file", help="image ID recorded by `primus-cli container build`")
+    add_roots(command)
+
+    command = add("explain", cmd_explain, "show the final value of KEY and every layer that set it")
+    command.add_argument("config", metavar="CONFIG")
+    command.add_argument("key", metavar="KEY", help="dotted key, e.g. training.steps")
+    add_roots(command)
+
+    command = add("models", cmd_models, "TorchTitan model families and flavors, with parameter counts")
+    command.add_argument("--family", help="only this family (e.g. qwen3)")
+    command.add_argument("--format", choices=("table", "json"), default="table")
+
+    command = add("check-bundle", cmd_check_bundle, "re-verify every digest of a frozen run bundle")
+    command.add_argument("bundle", metavar="BUNDLE")
+
+    command = add("diff", cmd_diff, "per-key differences between two run bundles")
+    command.add_argument("a", metavar="BUNDLE_A")
+    command.add_argument("b", metavar="BUNDLE_B")
+
+    command = add("train", cmd_train, "train from a frozen bundle (or freeze CONFIG first), resuming when interrupted")
+    command.add_argument("config", nargs="?", metavar="CONFIG")
+    command.add_argument("--bundle", help="a frozen run bundle folder")
+    command.add_argument("--dry-run", action="store_true", help="print the launch command; write nothing")
+    command.add_argument("--runs-dir", help=f"where bundles go (default $PRIMUS_RUNS_DIR or ./{DEFAULT_RUNS_DIR})")
+    command.add_argument("--image-id-file", help="image ID recorded by `primus-cli container build`")
+    add_roots(command)
+
+    command = add("verify", cmd_verify, "check a trained bundle and write verify/verdict.json and a report")
+    command.add_argument("bundle", metavar="BUNDLE")
+    command.add_argument("--against", metavar="OTHER_BUNDLE", help="also compare loss curves with this bundle")
+
+    command = add("container", cmd_container, "build the training image from containers/")
+    command.add_argument("action", choices=("build",))
+    command.add_argument("--variant", choices=("rocm", "cpu"), default="rocm")
+    command.add_argument("--dry-run", action="store_true", help="print the engine command; build nothing")
+
+    command = add("direct", cmd_direct, "Primus launcher form: direct -- train pretrain --config FILE [overrides]")
+    command.add_argument("rest", nargs=argparse.REMAINDER)
+    return parser
+
+
+# Subcommands whose unknown options are config overrides rather than typos of our own options.
+_TAKES_OVERRIDES = {"validate", "resolve", "explain", "train"}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        if args.command not in _TAKES_OVERRIDES:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        args.overrides = _split_overrides(extra)
+    else:
+        args.overrides = []
+    try:
+        return args.func(args)
+    except ConfigErrors as errors:
+        print(errors.format(), file=sys.stderr)
+        print(f"{len(errors.errors)} problem(s); nothing was written", file=sys.stderr)
+        return errors.exit_code
+    except PrimusError as error:
+        print(f"error: {error.format()}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
