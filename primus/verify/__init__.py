@@ -1,1 +1,171 @@
-"""verify"""
+"""The verify stage: judge a finished (or failed) training run from its bundle.
+
+``verify(bundle)`` reads ``resolved.yaml`` and ``train/metrics.jsonl``, runs the checks below, and writes
+``verify/verdict.json``, ``verify/report.md``, ``verify/report.html``, ``verify/caption.rst`` and
+``verify/loss.png`` all at once (see ``primus.verify.outputs``). It returns the ``Verdict`` whether or not the
+run passed; ``verify_or_raise`` is the CLI's helper that turns a failed verdict into ``VerificationFailed``
+(exit status 1).
+
+Checks, in order:
+
+- ``steps_completed``: every step TorchTitan logs (1 and each multiple of ``metrics.log_freq``, up to
+  ``training.steps``) has a metrics record;
+- ``loss_finite``: no logged loss is NaN or infinite;
+- ``loss_decreased``: with 20 or more logged steps, the last tenth's mean loss is below the first tenth's
+  (skipped for shorter runs);
+- ``throughput_recorded``: every record has a positive ``tokens_per_second``;
+- ``checkpoint_loads``: with ``checkpoint.enable``, the newest ``train/<checkpoint.folder>/step-N`` loads
+  with ``torch.distributed.checkpoint`` (torch is imported for this check only);
+- ``against`` (only with ``against=``): the loss curve equals another bundle's, step by step, within the
+  tolerance of ``primus.verify.compare`` (exact for two deterministic CPU runs, else relative 1e-2).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+from pathlib import Path
+from typing import Any
+
+from primus.errors import VerificationFailed
+from primus.verify import checks
+from primus.verify.checkpoint import checkpoint_loads
+from primus.verify.compare import DEFAULT_RELATIVE_TOLERANCE, compare_losses, default_tolerance
+from primus.verify.metrics import MetricsLog, read_metrics
+from primus.verify.outputs import replace_directory
+from primus.verify.report import caption_rst, render_html, render_loss_plot, render_markdown
+from primus.verify.settings import RunSettings, read_settings
+from primus.verify.verdict import Check, Verdict
+
+__all__ = [
+    "DEFAULT_RELATIVE_TOLERANCE",
+    "OUTPUT_FILES",
+    "Check",
+    "Verdict",
+    "read_verdict",
+    "snakemake_report_files",
+    "verify",
+    "verify_or_raise",
+]
+
+#: What ``verify`` writes under ``<bundle>/verify/``.
+OUTPUT_FILES = ("verdict.json", "report.md", "report.html", "caption.rst", "loss.png")
+METRICS_PATH = "train/metrics.jsonl"
+
+
+def verify(bundle: Path, *, against: Path | None = None, tolerance: float | None = None) -> Verdict:
+    """Run every check on ``bundle``, write ``<bundle>/verify/``, and return the verdict.
+
+    ``against``: another bundle whose loss curve this one must reproduce. ``tolerance``: relative tolerance
+    for that comparison (``0.0`` = exact); ``None`` picks the default described in ``primus.verify.compare``.
+    Raises ``BundleError`` when a bundle or its metrics file is missing or unreadable; nothing is written
+    then, nor when a check raises.
+    """
+    bundle = Path(bundle)
+    settings = read_settings(bundle)
+    log = read_metrics(bundle / METRICS_PATH, display=str(bundle / METRICS_PATH))
+    results = [
+        checks.steps_completed(settings, log),
+        checks.loss_finite(log),
+        checks.loss_decreased(log),
+        checks.throughput_recorded(log),
+        checkpoint_loads(bundle, settings),
+    ]
+    other_log, other_name = None, ""
+    if against is not None:
+        against = Path(against)
+        other_settings = read_settings(against)
+        other_log = read_metrics(against / METRICS_PATH, display=str(against / METRICS_PATH))
+        other_name = str(against)
+        if tolerance is None:
+            tolerance = default_tolerance(settings, other_settings)
+        results.append(compare_losses(log, other_log, tolerance=tolerance, other_name=other_name))
+    verdict = Verdict(tuple(results), _summary(settings, log, against, tolerance))
+
+    title = _title(bundle)
+    png = render_loss_plot(
+        log,
+        title=f"{title}: {'PASSED' if verdict.passed else 'FAILED'}",
+        other=other_log,
+        other_name=other_name,
+    )
+    replace_directory(
+        bundle / "verify",
+        {
+            "verdict.json": (json.dumps(verdict.to_json(), indent=2, allow_nan=False) + "\n").encode(),
+            "report.md": render_markdown(verdict, title=title).encode(),
+            "report.html": render_html(verdict, title=title, png=png).encode(),
+            "caption.rst": caption_rst(verdict, title=title).encode(),
+            "loss.png": png,
+        },
+    )
+    return verdict
+
+
+def verify_or_raise(bundle: Path, *, against: Path | None = None, tolerance: float | None = None) -> Verdict:
+    """``verify``, then raise ``VerificationFailed`` (exit status 1) naming the failed checks, if any."""
+    verdict = verify(bundle, against=against, tolerance=tolerance)
+    if not verdict.passed:
+        failed = verdict.failed
+        reasons = "; ".join(f"{c.name}: {c.message}" for c in failed)
+        raise VerificationFailed(
+            f"{len(failed)} check{'s' if len(failed) != 1 else ''} failed"
+            f" ({', '.join(c.name for c in failed)}): {reasons}",
+            file=str(Path(bundle) / "verify" / "verdict.json"),
+            hint=f"read {Path(bundle) / 'verify' / 'report.md'} for every check and the loss plot",
+        )
+    return verdict
+
+
+def read_verdict(bundle: Path) -> dict[str, Any]:
+    """The JSON written by the last ``verify`` of ``bundle`` (for tools and the workflow's summary)."""
+    return json.loads((Path(bundle) / "verify" / "verdict.json").read_text(encoding="utf-8"))
+
+
+def snakemake_report_files(bundle: Path) -> dict[str, Path]:
+    """Paths for ``snakemake --report``: ``{"plot": loss.png, "html": report.html, "caption": caption.rst}``.
+
+    A rule can declare ``report(<bundle>/verify/report.html, category="verify")`` (a self-contained page with
+    the plot inlined) or the PNG itself; ``caption.rst`` is a one-paragraph RST caption naming the verdict.
+    """
+    folder = Path(bundle) / "verify"
+    return {"plot": folder / "loss.png", "html": folder / "report.html", "caption": folder / "caption.rst"}
+
+
+def _summary(settings: RunSettings, log: MetricsLog, against: Path | None, tolerance: float | None) -> dict:
+    losses = log.losses()
+    finite = [loss for loss in losses if math.isfinite(loss)]
+    rates = [r.tokens_per_second for r in log.steps if r.tokens_per_second is not None]
+    times = [r.step_time_s for r in log.steps if r.step_time_s is not None]
+    memory = [r.memory_gib for r in log.steps if r.memory_gib is not None]
+    summary: dict[str, Any] = {
+        "steps_configured": settings.steps,
+        "steps_logged": len(log.steps),
+        "last_step": log.steps[-1].step if log.steps else None,
+        "first_loss": _json_number(losses[0]) if losses else None,
+        "last_loss": _json_number(losses[-1]) if losses else None,
+        "min_loss": min(finite) if finite else None,
+        "mean_tokens_per_second": _json_number(statistics.fmean(rates)) if rates else None,
+        "median_step_time_s": _json_number(statistics.median(times)) if times else None,
+        "peak_memory_gib": _json_number(max(memory)) if memory else None,
+        "device": settings.device or next((r.device for r in log.steps if r.device), None),
+        "deterministic": settings.deterministic,
+    }
+    if log.truncated_line:
+        summary["ignored_truncated_line"] = log.truncated_line
+    if against is not None:
+        summary["against"] = str(against)
+        summary["tolerance"] = tolerance
+    return summary
+
+
+def _json_number(value: float) -> float | str:
+    """JSON has no NaN/inf: write them as strings, as metrics.jsonl does."""
+    return value if math.isfinite(value) else str(value)
+
+
+def _title(bundle: Path) -> str:
+    """``<exp_name>/<hash>`` for a bundle under runs/, else the folder name."""
+    resolved = bundle.resolve()
+    return f"{resolved.parent.name}/{resolved.name}" if resolved.parent.name else resolved.name
