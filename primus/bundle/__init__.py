@@ -1,1 +1,33 @@
-"""bundle"""
+"""Frozen, content-addressed run bundles: freeze, hash, check, diff, load.
+
+A bundle is ``runs/<exp_name>/<hash>/`` holding resolved.yaml, job_config.toml, provenance.json, lock.json
+and manifest.json (see docs/CONTRACTS.md). It is written atomically, never overwritten, and holds all a
+trainer needs, so a run can be repeated from the bundle alone. Importing this package never imports torch.
+"""
+
+from primus.bundle.check import (
+    BundleIntegrityError,
+    BundleProblem,
+    FrozenBundle,
+    check_bundle,
+    load_bundle,
+)
+from primus.bundle.diff import MISSING, KeyDiff, diff_bundles, format_diff
+from primus.bundle.freeze import freeze, render_bundle
+from primus.bundle.hashing import bundle_path, compute_hash
+
+__all__ = [
+    "MISSING",
+    "BundleIntegrityError",
+    "BundleProblem",
+    "FrozenBundle",
+    "KeyDiff",
+    "bundle_path",
+    "check_bundle",
+    "compute_hash",
+    "diff_bundles",
+    "format_diff",
+    "freeze",
+    "load_bundle",
+    "render_bundle",
+]

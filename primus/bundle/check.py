@@ -1,0 +1,192 @@
+"""Verify a frozen bundle's integrity, and load one to train from it without the original YAML files."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from primus.bundle.canonical import sha256_file
+from primus.bundle.hashing import hash_material, hash_of
+from primus.bundle.layout import (
+    FROZEN_FILES,
+    HASH_LENGTH,
+    JOB_TOML,
+    LOCK,
+    MANIFEST,
+    OUTPUT_DIRS,
+    PROVENANCE,
+    RESOLVED,
+)
+from primus.config.model import Origin
+from primus.errors import BundleError
+
+_HASH_NAME = re.compile(rf"^[0-9a-f]{{{HASH_LENGTH}}}$")
+
+
+@dataclass(frozen=True)
+class BundleProblem:
+    """One thing wrong with a bundle: the file (relative to the bundle) and what is wrong with it."""
+
+    file: str
+    problem: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.problem}"
+
+
+class BundleIntegrityError(BundleError):
+    """A bundle failed verification; ``problems`` lists every tampered, missing or extra file."""
+
+    def __init__(self, bundle: Path, problems: list[BundleProblem]) -> None:
+        self.bundle = bundle
+        self.problems = problems
+        count = len(problems)
+        lines = "\n".join(f"  {problem}" for problem in problems)
+        super().__init__(
+            f"bundle failed verification ({count} problem{'s' if count != 1 else ''}):\n{lines}",
+            file=str(bundle),
+            hint="a frozen bundle must never be edited: delete it and freeze the experiment again",
+        )
+
+
+def check_bundle(path: Path) -> None:
+    """Re-verify every digest of the bundle at ``path``; raise ``BundleIntegrityError`` naming each problem.
+
+    Checks: the manifest lists exactly the frozen files; each exists with its recorded sha256; no other
+    file sits beside them (``train/`` and ``verify/`` are outputs and are ignored); the hash rebuilt from
+    resolved.yaml and lock.json equals the manifest's hash and, when the folder is named by a hash, the
+    folder's name. Raises plain ``BundleError`` when ``path`` is not a bundle at all.
+    """
+    bundle = Path(path)
+    if not bundle.is_dir():
+        raise BundleError(
+            "no run bundle here (not a folder)",
+            file=str(bundle),
+            hint="give the runs/<exp_name>/<hash> folder that `primus-cli freeze` printed",
+        )
+    manifest = _read_manifest(bundle)
+    problems: list[BundleProblem] = []
+    recorded = manifest.get("files") if isinstance(manifest.get("files"), dict) else {}
+
+    for name in FROZEN_FILES:
+        if name not in recorded:
+            problems.append(BundleProblem(name, "not listed in manifest.json"))
+    for name, expected in sorted(recorded.items()):
+        file = bundle / name
+        if name not in FROZEN_FILES:
+            problems.append(BundleProblem(MANIFEST, f"lists {name!r}, which is not a frozen bundle file"))
+        elif not file.is_file():
+            problems.append(BundleProblem(name, "missing"))
+        elif (actual := sha256_file(file)) != expected:
+            problems.append(
+                BundleProblem(name, f"modified (sha256 {actual[:12]}…, recorded {expected[:12]}…)")
+            )
+    allowed = {*FROZEN_FILES, MANIFEST, *OUTPUT_DIRS}
+    for entry in sorted(bundle.iterdir()):
+        if entry.name not in allowed:
+            kind = "folder" if entry.is_dir() else "file"
+            problems.append(BundleProblem(entry.name, f"unexpected {kind} (not part of the frozen bundle)"))
+
+    if not problems:
+        problems.extend(_hash_problems(bundle, manifest))
+    if problems:
+        raise BundleIntegrityError(bundle, problems)
+
+
+def _read_manifest(bundle: Path) -> dict[str, Any]:
+    file = bundle / MANIFEST
+    if not file.is_file():
+        raise BundleIntegrityError(bundle, [BundleProblem(MANIFEST, "missing")])
+    try:
+        manifest = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise BundleIntegrityError(bundle, [BundleProblem(MANIFEST, f"unreadable: {error}")]) from error
+    if not isinstance(manifest, dict):
+        raise BundleIntegrityError(bundle, [BundleProblem(MANIFEST, "is not a JSON object")])
+    return manifest
+
+
+def _hash_problems(bundle: Path, manifest: dict[str, Any]) -> list[BundleProblem]:
+    """Rebuild the hash from the frozen content; catches a file edited together with its manifest entry."""
+    document = _load_yaml(bundle / RESOLVED)
+    lock = json.loads((bundle / LOCK).read_text(encoding="utf-8"))
+    runtime = lock.get("runtime") or {}
+    rebuilt = hash_of(
+        hash_material(document, lock.get("env", {}), lock.get("packages", {}), runtime.get("image_id"))
+    )
+    problems = []
+    if manifest.get("hash") != rebuilt:
+        problems.append(
+            BundleProblem(
+                MANIFEST,
+                f"hash {manifest.get('hash')!r} does not match the content (it hashes to {rebuilt!r})",
+            )
+        )
+    if _HASH_NAME.match(bundle.name) and bundle.name != rebuilt:
+        problems.append(
+            BundleProblem(".", f"folder name {bundle.name!r} does not match the content hash {rebuilt!r}")
+        )
+    return problems
+
+
+def _load_yaml(file: Path) -> Any:
+    return yaml.safe_load(file.read_text(encoding="utf-8"))
+
+
+@dataclass
+class FrozenBundle:
+    """A verified bundle, loaded: everything the trainer and launcher need, no original YAML required."""
+
+    path: Path
+    hash: str
+    exp_name: str
+    envelope: dict[str, Any]
+    module_name: str
+    framework: str
+    presets: dict[str, str]
+    #: the validated config, same nesting as ``ResolvedExperiment.config``
+    config: dict[str, Any]
+    lock: dict[str, Any]
+    #: ``{dotted_key: [{value, file, line, layer}, ...]}``, lowest precedence first
+    provenance: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    @property
+    def job_toml(self) -> Path:
+        """The TorchTitan TOML to pass as ``--job.config_file``."""
+        return self.path / JOB_TOML
+
+    def origin_of(self, dotted_key: str) -> Origin | None:
+        """Where the final value of ``dotted_key`` was set, or None when no layer set it."""
+        settings = self.provenance.get(dotted_key)
+        if not settings:
+            return None
+        last = settings[-1]
+        return Origin(file=last["file"], line=last["line"], layer=last["layer"])
+
+
+def load_bundle(path: Path, *, verify: bool = True) -> FrozenBundle:
+    """Load the bundle at ``path`` (verified with ``check_bundle`` first unless ``verify`` is False)."""
+    bundle = Path(path)
+    if verify:
+        check_bundle(bundle)
+    elif not (bundle / RESOLVED).is_file():
+        raise BundleError("no run bundle here (resolved.yaml missing)", file=str(bundle))
+    document = _load_yaml(bundle / RESOLVED)
+    manifest = json.loads((bundle / MANIFEST).read_text(encoding="utf-8"))
+    return FrozenBundle(
+        path=bundle,
+        hash=manifest["hash"],
+        exp_name=document["envelope"].get("exp_name", ""),
+        envelope=document["envelope"],
+        module_name=document["module"],
+        framework=document["framework"],
+        presets=document["presets"],
+        config=document["config"],
+        lock=json.loads((bundle / LOCK).read_text(encoding="utf-8")),
+        provenance=json.loads((bundle / PROVENANCE).read_text(encoding="utf-8")),
+    )

@@ -1,0 +1,187 @@
+"""Freeze a validated experiment into an immutable, content-addressed run bundle.
+
+Safety: the bundle is written into a temporary folder beside its final place (same file system) and
+renamed into place in one step, so a crash leaves at most a ``.freeze-*`` folder and never a half bundle.
+Freezing the same semantic content again returns the existing bundle untouched; a bundle is never
+overwritten. Two processes freezing at once both end with the one bundle the first rename put in place.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from primus.backends.torchtitan.job_toml import job_toml_text
+from primus.bundle.canonical import (
+    canonical_json,
+    canonical_yaml,
+    json_safe,
+    portable_path,
+    sha256_text,
+)
+from primus.bundle.check import check_bundle
+from primus.bundle.hashing import experiment_folder_name, hash_material, hash_of, resolved_document
+from primus.bundle.layout import (
+    BUNDLE_FORMAT,
+    JOB_TOML,
+    LOCK,
+    MANIFEST,
+    PROVENANCE,
+    RESOLVED,
+    TMP_PREFIX,
+)
+from primus.bundle.lock import env_record, git_state, input_digests, package_versions, runtime_record
+from primus.config.model import ResolvedExperiment
+from primus.errors import BundleError
+
+#: Files that must match byte for byte when an existing bundle is reused. provenance.json and lock.json may
+#: legitimately differ (line numbers after a comment edit, input file digests, git commit) and the existing
+#: ones are kept: they describe the freeze that created the bundle.
+_SEMANTIC_FILES = (RESOLVED, JOB_TOML)
+
+
+def freeze(
+    resolved: ResolvedExperiment,
+    config: Mapping[str, Any],
+    *,
+    runs_dir: Path,
+    image_id: str | None = None,
+    packages: Mapping[str, str | None] | None = None,
+) -> Path:
+    """Write ``runs_dir/<exp_name>/<hash>/`` for a validated config and return its path.
+
+    ``config`` is ``primus.validate.validate(resolved)``'s result. ``image_id`` is the container image ID
+    when the run uses one (else a host fingerprint is recorded). ``packages`` overrides the detected
+    versions (tests and planning for another environment). Returns the existing path, writing nothing,
+    when the same content was frozen before. Raises ``BundleError`` when an existing bundle at that path
+    was tampered with or differs, and ``ConfigValueError`` for a config that cannot be written as TOML.
+    """
+    files, bundle_hash = render_bundle(resolved, config, image_id=image_id, packages=packages)
+    exp_dir = Path(runs_dir) / experiment_folder_name(resolved)
+    final = exp_dir / bundle_hash
+    if final.exists():
+        return _reuse_existing(final, files)
+
+    exp_dir.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{bundle_hash}-", dir=exp_dir))
+    try:
+        for name, text in files.items():
+            _write_read_only(tmp / name, text)
+        tmp.chmod(0o755)  # the bundle folder stays writable: train/ and verify/ are created inside it
+        _fsync_dir(tmp)
+        try:
+            os.rename(tmp, final)
+        except OSError as error:
+            if error.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                raise
+            # Another process renamed its identical bundle into place first.
+            shutil.rmtree(tmp, ignore_errors=True)
+            return _reuse_existing(final, files)
+        _fsync_dir(exp_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final
+
+
+def render_bundle(
+    resolved: ResolvedExperiment,
+    config: Mapping[str, Any],
+    *,
+    image_id: str | None = None,
+    packages: Mapping[str, str | None] | None = None,
+) -> tuple[dict[str, str], str]:
+    """Every bundle file's text (name -> text, manifest last) and the bundle hash; writes nothing."""
+    document = resolved_document(resolved, config)
+    env = env_record(resolved.env_consumed)
+    versions = dict(package_versions() if packages is None else packages)
+    bundle_hash = hash_of(hash_material(document, env, versions, image_id))
+
+    files = {
+        RESOLVED: canonical_yaml(document),
+        JOB_TOML: job_toml_text(config, origin_of=resolved.origin_of),
+        PROVENANCE: canonical_json(_provenance(resolved)),
+        LOCK: canonical_json(
+            {
+                "format": BUNDLE_FORMAT,
+                "experiment": portable_path(resolved.path),
+                "cli_overrides": list(resolved.cli_overrides),
+                "inputs": input_digests(resolved.inputs),
+                "env": env,
+                "packages": versions,
+                "runtime": runtime_record(image_id),
+                "git": git_state(Path(resolved.path).resolve()),
+            }
+        ),
+    }
+    files[MANIFEST] = canonical_json(
+        {
+            "format": BUNDLE_FORMAT,
+            "hash": bundle_hash,
+            "exp_name": resolved.envelope.get("exp_name"),
+            "files": {name: sha256_text(text) for name, text in files.items()},
+        }
+    )
+    return files, bundle_hash
+
+
+def _provenance(resolved: ResolvedExperiment) -> dict[str, list[dict[str, Any]]]:
+    """``{dotted_key: [{value, file, line, layer}, ...]}``, lowest precedence first.
+
+    Each entry overrides the one before it; the last is the value in the config.
+    """
+    return {
+        key: [
+            {
+                "value": json_safe(setting.value),
+                "file": portable_path(setting.origin.file),
+                "line": setting.origin.line,
+                "layer": setting.origin.layer,
+            }
+            for setting in settings
+        ]
+        for key, settings in resolved.provenance.items()
+    }
+
+
+def _reuse_existing(final: Path, files: Mapping[str, str]) -> Path:
+    """Return ``final`` if it is an intact bundle of the same content; never modify it."""
+    try:
+        check_bundle(final)
+    except BundleError as error:
+        raise BundleError(
+            f"a bundle with this hash already exists but is damaged:\n{error.message}",
+            file=str(final),
+            hint=f"inspect it, then delete {final} and freeze again; a bundle is never overwritten",
+        ) from error
+    for name in _SEMANTIC_FILES:
+        if (final / name).read_text(encoding="utf-8") != files[name]:
+            raise BundleError(
+                f"a bundle with this hash already exists with a different {name}",
+                file=str(final / name),
+                hint="this means a hash collision or a bundle written by another Primus version; "
+                f"move {final} away and freeze again",
+            )
+    return final
+
+
+def _write_read_only(path: Path, text: str) -> None:
+    with open(path, "x", encoding="utf-8", newline="\n") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    path.chmod(0o444)
+
+
+def _fsync_dir(path: Path) -> None:
+    """Persist a folder's entries (the new files, the rename) so a power loss cannot undo them."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

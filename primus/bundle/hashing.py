@@ -1,0 +1,112 @@
+"""The content hash that names a run bundle, computable without writing anything.
+
+The hash covers what changes what a run computes, and nothing else:
+  - the canonical resolved document (envelope, module, framework, preset names, validated config), so
+    comments, key order and whitespace of the YAML files do not count but every value does;
+  - the environment variables the config consumed (secret-looking ones by digest);
+  - the pinned package versions (torch, torchtitan, primus_turbo, python);
+  - the runtime identity: the container image ID, or None on the host.
+Not covered (recorded in lock.json instead): input file bytes, git commit, paths, the host fingerprint.
+The host fingerprint is left out on purpose: the Snakefile plans bundle paths on one machine (a login node)
+and a freeze may run on another (a compute node), and both must agree on the path.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from primus.bundle.canonical import compact_json, normalize, sha256_text
+from primus.bundle.layout import BUNDLE_FORMAT, HASH_LENGTH
+from primus.bundle.lock import env_record, package_versions
+from primus.config.model import ResolvedExperiment
+from primus.errors import ConfigValueError
+
+#: Envelope keys that are raw input rather than resolved values (the modules are recorded as module/config).
+_ENVELOPE_EXCLUDED = frozenset({"modules"})
+
+#: What an experiment name must look like to be a folder name under runs/.
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+=-]*$")
+
+
+def resolved_document(resolved: ResolvedExperiment, config: Mapping[str, Any]) -> dict[str, Any]:
+    """The content of resolved.yaml: envelope, module and framework names, preset names and the config."""
+    envelope = {k: v for k, v in resolved.envelope.items() if k not in _ENVELOPE_EXCLUDED}
+    return {
+        "envelope": normalize(envelope, "envelope"),
+        "module": resolved.module_name,
+        "framework": resolved.framework,
+        "presets": {"module": resolved.module_preset, "model": resolved.model_preset},
+        "config": normalize(config),
+    }
+
+
+def hash_material(
+    document: Mapping[str, Any],
+    env: Mapping[str, str | None],
+    packages: Mapping[str, str | None],
+    image_id: str | None,
+) -> dict[str, Any]:
+    """Everything the hash is taken over, as one JSON-able dict (also rebuilt from a bundle by check)."""
+    return {
+        "format": BUNDLE_FORMAT,
+        "resolved": document,
+        "env": dict(env),
+        "packages": dict(packages),
+        "image_id": image_id,
+    }
+
+
+def hash_of(material: Mapping[str, Any]) -> str:
+    """The first ``HASH_LENGTH`` hex digits of sha256 over the compact sorted JSON of ``material``."""
+    return sha256_text(compact_json(material))[:HASH_LENGTH]
+
+
+def compute_hash(
+    resolved: ResolvedExperiment,
+    config: Mapping[str, Any],
+    *,
+    image_id: str | None = None,
+    packages: Mapping[str, str | None] | None = None,
+) -> str:
+    """The bundle hash ``freeze`` would use for these inputs; writes nothing, imports no torch.
+
+    ``config`` is the validated config (``primus.validate.validate``'s result). ``packages`` defaults to
+    the installed versions (see ``primus.bundle.lock.package_versions``); pass it to plan for another
+    environment. ``image_id`` is the container image ID when the run uses one.
+    """
+    document = resolved_document(resolved, config)
+    env = env_record(resolved.env_consumed)
+    versions = package_versions() if packages is None else packages
+    return hash_of(hash_material(document, env, versions, image_id))
+
+
+def experiment_folder_name(resolved: ResolvedExperiment) -> str:
+    """``envelope.exp_name`` checked to be one safe folder name (no separators, not hidden)."""
+    name = resolved.envelope.get("exp_name")
+    if not isinstance(name, str) or not _SAFE_NAME.match(name):
+        origin = resolved.origin_of("exp_name")
+        raise ConfigValueError(
+            f"exp_name {name!r} cannot be used as a folder name under the runs directory",
+            file=origin.file if origin else str(resolved.path),
+            line=origin.line if origin else None,
+            key="exp_name",
+            value=name,
+            hint="use letters, digits and _ . + = - only, not starting with a dot or a dash",
+        )
+    return name
+
+
+def bundle_path(
+    resolved: ResolvedExperiment,
+    config: Mapping[str, Any],
+    *,
+    runs_dir: Path,
+    image_id: str | None = None,
+    packages: Mapping[str, str | None] | None = None,
+) -> Path:
+    """``runs_dir/<exp_name>/<hash>``: where ``freeze`` puts this run (for planning; writes nothing)."""
+    digest = compute_hash(resolved, config, image_id=image_id, packages=packages)
+    return Path(runs_dir) / experiment_folder_name(resolved) / digest
