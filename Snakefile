@@ -1,0 +1,49 @@
+# Reproducible TorchTitan pre-training: validate -> (container) -> freeze -> train -> verify.
+# Usage: snakemake train --config exp=NAME_OR_PATH   (the target comes before --config)
+# The stages live in the primus package; every rule calls primus-cli. Paths are planned by primus.workflow.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/validate.smk"
+include: "workflow/rules/container.smk"
+include: "workflow/rules/resolve.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/verify.smk"
+
+
+# Default target: train the experiment and verify it; ends with the verdict.
+rule train:
+    default_target: True
+    input:
+        done=lambda wc: train_done(),
+        verdict=lambda wc: verdict_file(),
+
+
+# Verify (again) the trained experiment.
+rule verify:
+    input:
+        verdict=lambda wc: verdict_file(),
+
+
+# Freeze the experiment into its run bundle.
+rule resolve:
+    input:
+        manifest=lambda wc: manifest_file(),
+
+
+# Validate the experiment (with preflight for the host runtime).
+rule validate:
+    input:
+        stamp=validated_stamp(),
+
+
+# Build the training image and record its ID.
+rule container:
+    input:
+        image_id=image_id_file(),

@@ -1,0 +1,370 @@
+"""What the Snakefile needs: experiment lookup, the run plan (every path a rule reads or writes) and the
+shell lines of the train step.
+
+Imported by the Snakefile at parse time on every ``snakemake`` call, so it stays torch-free and writes
+nothing: planning loads and validates the experiment (no preflight) and computes the bundle path with the
+same function ``primus-cli resolve --freeze`` uses. The bundle folder name is the content hash, so a
+comment-only edit maps to the existing outputs ("Nothing to be done") and a value change to new ones.
+
+Experiment lookup (``--config exp=...``), in order:
+
+1. ``exp`` ending in ``.yaml``/``.yml`` or containing ``/`` is a path (relative to the working directory).
+2. Otherwise it is a name, looked up among ``examples/*/configs/<platform>/*.yaml`` (``platform`` is the
+   workflow config key, default ``MI300X``) by file stem:
+   a. an exact stem (``qwen3_8B-BF16-pretrain``);
+   b. else stems that continue the name at a dash (``qwen3_8B`` -> ``qwen3_8B-BF16-pretrain``);
+   c. else stems that start with the name (``qwen3_8`` -> ``qwen3_8B-BF16-pretrain``).
+   The first step with any match decides: one match is the experiment, several are an ambiguity error
+   listing them. No match is an error listing the closest names and every name of the platform.
+"""
+
+from __future__ import annotations
+
+import difflib
+import shlex
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from primus.errors import ConfigKeyError, ConfigValueError
+
+#: Workflow config defaults (the schema in workflow/schemas/config.schema.yaml repeats them for users).
+DEFAULT_PLATFORM = "MI300X"
+DEFAULT_RUNS_DIR = "runs"
+#: Folder under the runs folder for the workflow's own bookkeeping (logs, validation stamps, image IDs):
+#: kept outside ``runs/<exp_name>/`` so every folder there is a bundle.
+WORKFLOW_DIR = ".workflow"
+RUNTIMES = ("host", "container")
+
+_YAML_SUFFIXES = (".yaml", ".yml")
+
+
+class ExperimentNotFound(ConfigKeyError):
+    """``exp`` names no experiment, or more than one; ``candidates`` holds the names it could mean."""
+
+    def __init__(self, message: str, *, candidates: Sequence[str] = (), hint: str | None = None) -> None:
+        super().__init__(message, key="exp", hint=hint)
+        self.candidates = list(candidates)
+
+
+# ---------------------------------------------------------------------------------------------- lookup
+
+
+def examples_for_platform(platform: str, *, root: Path) -> dict[str, Path]:
+    """Every experiment of ``platform``: file stem -> path (relative to ``root``), sorted by stem."""
+    found: dict[str, Path] = {}
+    for path in sorted(root.glob(f"examples/*/configs/{platform}/*")):
+        if path.suffix in _YAML_SUFFIXES and path.is_file():
+            found.setdefault(path.stem, path.relative_to(root))
+    return dict(sorted(found.items()))
+
+
+def platforms(*, root: Path) -> list[str]:
+    """Platform folder names present under ``examples/*/configs/``."""
+    return sorted({p.name for p in root.glob("examples/*/configs/*") if p.is_dir()})
+
+
+def is_path_like(exp: str) -> bool:
+    """True when ``exp`` is meant as a file path rather than an experiment name."""
+    return "/" in exp or exp.endswith(_YAML_SUFFIXES)
+
+
+def _display_path(path: Path) -> Path:
+    """``path`` relative to the working directory when it lies under it (shorter messages and rule params)."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        return path
+
+
+def find_experiment(exp: str, *, platform: str = DEFAULT_PLATFORM, root: Path = Path()) -> Path:
+    """The experiment file ``exp`` refers to (see the module docstring for the rules).
+
+    ``root`` holds ``examples/``; a path is taken relative to the working directory. Returns ``exp`` itself
+    for a path, else the found file (relative to the working directory when under it). Raises
+    ExperimentNotFound (exit code 2) for a missing file, an unknown name or an ambiguous one.
+    """
+    exp = str(exp).strip()
+    if not exp:
+        raise ExperimentNotFound(
+            "empty experiment name", hint="snakemake train --config exp=NAME (or a path to a YAML file)"
+        )
+    if is_path_like(exp):
+        path = Path(exp)
+        if not path.is_file():
+            raise ExperimentNotFound(
+                f"experiment file {exp} does not exist",
+                hint="give a path to an existing YAML file, or an experiment name such as exp=qwen3_8B",
+            )
+        return path
+
+    names = examples_for_platform(platform, root=root)
+    if not names:
+        known = platforms(root=root)
+        raise ExperimentNotFound(
+            f"no experiments for platform '{platform}' under examples/*/configs/{platform}/",
+            candidates=known,
+            hint=f"set --config platform=NAME; platforms with experiments: {', '.join(known) or '(none)'}",
+        )
+    steps = (
+        [s for s in names if s == exp],
+        [s for s in names if s.startswith(exp + "-")],
+        [s for s in names if s.startswith(exp)],
+    )
+    for matches in steps:
+        if len(matches) == 1:
+            return _display_path(root / names[matches[0]])
+        if matches:
+            raise ExperimentNotFound(
+                f"experiment name '{exp}' is ambiguous on platform {platform}: it matches {len(matches)} "
+                f"experiments: {', '.join(matches)}",
+                candidates=matches,
+                hint=f"use a longer name, e.g. exp={matches[0]}",
+            )
+    # Compare with the part before the first dash too: 'qwen3_9B' is close to 'qwen3_8B', not to the whole
+    # 'qwen3_8B-BF16-pretrain'.
+    heads = {stem.split("-", 1)[0] for stem in names}
+    close_heads = set(difflib.get_close_matches(exp.split("-", 1)[0], sorted(heads), n=3, cutoff=0.75))
+    close = [stem for stem in names if stem.split("-", 1)[0] in close_heads]
+    close += [s for s in difflib.get_close_matches(exp, list(names), n=3, cutoff=0.75) if s not in close]
+    did_you_mean = f"did you mean: {', '.join(close)}? " if close else ""
+    raise ExperimentNotFound(
+        f"no experiment named '{exp}' for platform {platform}",
+        candidates=close or list(names),
+        hint=f"{did_you_mean}available on {platform}: {', '.join(names)}",
+    )
+
+
+# ---------------------------------------------------------------------------------------------- plan
+
+
+@dataclass(frozen=True)
+class SlurmResources:
+    """What the train job asks SLURM for. ``gpus_per_node`` 0 means a CPU-only job (no GPU request)."""
+
+    nodes: int = 1
+    gpus_per_node: int = 0
+    cpus_per_task: int = 1
+    mem_mb: int = 4000  # per node, MiB
+    runtime_min: int = 60  # wall-clock limit, minutes
+    master_port: int = 29500  # TCP port of the torchrun rendezvous on the first node
+
+    def snakemake_resources(self) -> dict[str, Any]:
+        """Resources for the ``train_model`` rule in the names snakemake-executor-plugin-slurm reads.
+
+        Multi-node jobs are "mpi" jobs for the plugin: it then runs our command as is (no ``srun -n1``
+        around it) and our own ``srun`` starts one task per node. GPUs go through ``slurm_extra`` as
+        ``--gpus-per-node`` because the plugin's ``gpu`` resource would add ``--ntasks-per-gpu``.
+        """
+        extra = ["--ntasks-per-node=1"]
+        if self.gpus_per_node:
+            extra.append(f"--gpus-per-node={self.gpus_per_node}")
+        resources: dict[str, Any] = {
+            "nodes": self.nodes,
+            "mem_mb": self.mem_mb,
+            "runtime": self.runtime_min,
+            "cpus_per_task": self.cpus_per_task,
+            "slurm_extra": " ".join(extra),
+        }
+        if self.nodes > 1:
+            resources["mpi"] = "srun"
+            resources["tasks"] = self.nodes
+        return resources
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """Every path the workflow uses for one experiment, computed at parse time without writing anything.
+
+    ``bundle`` is None for the container runtime until the image is built: its ID is part of the hash
+    (see ``bundle_for_image``). ``key`` is the hash of the config alone and names the bookkeeping folder.
+    """
+
+    experiment: Path  # as given or found, relative to the working directory when under it
+    exp_name: str
+    runs_dir: Path
+    runtime: str
+    overrides: tuple[str, ...]
+    key: str
+    bundle: Path | None
+    resources: SlurmResources = field(default_factory=SlurmResources)
+    resolved: Any = field(default=None, repr=False, compare=False)
+    config: Any = field(default=None, repr=False, compare=False)
+
+    @property
+    def workdir(self) -> Path:
+        """Bookkeeping folder: validation stamp, image ID, logs of the rules that run before the bundle."""
+        return self.runs_dir / WORKFLOW_DIR / self.exp_name / self.key
+
+    def bundle_for_image(self, image_id: str) -> Path:
+        """The bundle path once the container image is known (same recipe as ``primus-cli resolve``)."""
+        from primus.bundle import compute_bundle_path
+
+        return Path(
+            compute_bundle_path(self.resolved, self.config, runs_dir=self.runs_dir, image_id=image_id)
+        )
+
+
+def _overrides(value: Any) -> tuple[str, ...]:
+    if value in (None, ""):
+        return ()
+    if isinstance(value, str):
+        return tuple(shlex.split(value))
+    return tuple(str(item) for item in value)
+
+
+def plan_run(workflow_config: Mapping[str, Any], *, root: Path = Path()) -> RunPlan:
+    """Find, load and validate the experiment of ``workflow_config`` and compute its paths (no writes).
+
+    ``workflow_config`` is Snakemake's ``config`` after schema validation (keys: exp, platform, runtime,
+    runs_dir, overrides, slurm). Raises PrimusError subclasses with file:line for any config problem.
+    """
+    from primus.bundle import compute_bundle_path
+    from primus.config import load_experiment
+    from primus.validate import validate
+
+    runtime = str(workflow_config.get("runtime", "host"))
+    if runtime not in RUNTIMES:
+        raise ConfigValueError(
+            f"unknown runtime '{runtime}'",
+            key="runtime",
+            value=runtime,
+            hint=f"one of: {', '.join(RUNTIMES)}",
+        )
+    experiment = find_experiment(
+        str(workflow_config.get("exp", "")),
+        platform=str(workflow_config.get("platform", DEFAULT_PLATFORM)),
+        root=root,
+    )
+    overrides = _overrides(workflow_config.get("overrides"))
+    runs_dir = Path(str(workflow_config.get("runs_dir", DEFAULT_RUNS_DIR)))
+    resolved = load_experiment(experiment, overrides)
+    config = validate(resolved)
+    host_bundle = Path(compute_bundle_path(resolved, config, runs_dir=runs_dir, image_id=None))
+    slurm = dict(workflow_config.get("slurm") or {})
+    resources = SlurmResources(
+        **{k: int(v) for k, v in slurm.items() if k in SlurmResources.__dataclass_fields__}
+    )
+    return RunPlan(
+        experiment=experiment,
+        exp_name=host_bundle.parent.name,
+        runs_dir=runs_dir,
+        runtime=runtime,
+        overrides=overrides,
+        key=host_bundle.name,
+        bundle=host_bundle if runtime == "host" else None,
+        resources=resources,
+        resolved=resolved,
+        config=config,
+    )
+
+
+# ---------------------------------------------------------------------------------------------- train step
+
+
+def first_host_line(var: str = "MASTER_ADDR") -> str:
+    """Shell line that sets ``var`` to the first host of the SLURM allocation (the rendezvous host)."""
+    return f'{var}="$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)"'
+
+
+def srun_train_lines(
+    bundle: Path | str, resources: SlurmResources, *, primus_cli: str = "primus-cli"
+) -> list[str]:
+    """Shell lines, run inside the sbatch allocation, that start one ``primus-cli train`` per node.
+
+    Each task learns its node rank from ``SLURM_NODEID`` and gets the rendezvous (first host of the
+    allocation, never localhost), the node count and the GPUs per node through the environment names
+    Primus uses (MASTER_ADDR, MASTER_PORT, NNODES, NODE_RANK, GPUS_PER_NODE); ``launch_command`` turns
+    them into the torchrun arguments.
+    """
+    r = resources
+    srun = [
+        "srun",
+        f"--nodes={r.nodes}",
+        f"--ntasks={r.nodes}",
+        "--ntasks-per-node=1",
+        f"--cpus-per-task={r.cpus_per_task}",
+    ]
+    if r.gpus_per_node:
+        srun.append(f"--gpus-per-node={r.gpus_per_node}")
+    srun += [
+        "--kill-on-bad-exit=1",
+        f"--export=ALL,MASTER_ADDR=$MASTER_ADDR,MASTER_PORT={r.master_port},NNODES={r.nodes},"
+        f"GPUS_PER_NODE={r.gpus_per_node}",
+    ]
+    task = f"NODE_RANK=$SLURM_NODEID exec {primus_cli} train --bundle {shlex.quote(str(bundle))}"
+    return [first_host_line(), " ".join(srun) + " bash -c " + shlex.quote(task)]
+
+
+def train_shell(bundle: Path | str, resources: SlurmResources, *, primus_cli: str = "primus-cli") -> str:
+    """The train rule's command: one node runs ``primus-cli train`` directly; several go through srun.
+
+    Inside a SLURM job the job ID is first written to ``<bundle>/train/slurm_job_id`` so a run folder says
+    which job trained it.
+    """
+    train_dir = shlex.quote(str(Path(bundle) / "train"))
+    record = (
+        f'if [ -n "${{SLURM_JOB_ID:-}}" ]; then mkdir -p {train_dir} && '
+        f'echo "$SLURM_JOB_ID" > {train_dir}/slurm_job_id; fi'
+    )
+    if resources.nodes <= 1:
+        lines = [f"{primus_cli} train --bundle {shlex.quote(str(bundle))}"]
+    else:
+        lines = srun_train_lines(bundle, resources, primus_cli=primus_cli)
+    return "; ".join([record, *lines])
+
+
+def node_environments(resources: SlurmResources, hosts: Sequence[str]) -> list[dict[str, str]]:
+    """The environment each node's task sees (what ``srun_train_lines`` exports), one dict per node."""
+    if len(hosts) != resources.nodes:
+        raise ConfigValueError(
+            f"{len(hosts)} host names given for {resources.nodes} nodes",
+            key="slurm.nodes",
+            value=resources.nodes,
+            hint="give one host name per node",
+        )
+    return [
+        {
+            "MASTER_ADDR": hosts[0],
+            "MASTER_PORT": str(resources.master_port),
+            "NNODES": str(resources.nodes),
+            "NODE_RANK": str(rank),
+            "GPUS_PER_NODE": str(resources.gpus_per_node),
+            "SLURM_NODEID": str(rank),
+            "SLURM_JOB_NUM_NODES": str(resources.nodes),
+        }
+        for rank in range(resources.nodes)
+    ]
+
+
+def sbatch_line(resources: SlurmResources, *, job_name: str = "train_model") -> str:
+    """The sbatch request the SLURM profile makes for the train rule (the plugin adds --output/--comment)."""
+    r = resources
+    parts = ["sbatch", "--parsable", f"--job-name {job_name}", f"-t {r.runtime_min}", f"--mem {r.mem_mb}"]
+    parts.append(f"--nodes={r.nodes}")
+    parts.append(f"--ntasks={r.nodes}")
+    parts.append(f"--cpus-per-task={r.cpus_per_task}")
+    parts.append("--ntasks-per-node=1")
+    if r.gpus_per_node:
+        parts.append(f"--gpus-per-node={r.gpus_per_node}")
+    return " ".join(parts)
+
+
+def launch_lines(
+    bundle: Path | str, resources: SlurmResources, *, hosts: Sequence[str] | None = None
+) -> list[str]:
+    """The exact lines a SLURM run executes: sbatch, then srun, then each node's torchrun command.
+
+    ``hosts`` are the allocation's host names (default ``node1..nodeN`` as placeholders, since the real
+    ones are known only inside the allocation). Needs a frozen bundle (``launch_command`` reads it).
+    """
+    from primus.backends.torchtitan import launch_command
+
+    hosts = list(hosts) if hosts else [f"node{i + 1}" for i in range(resources.nodes)]
+    lines = [sbatch_line(resources)]
+    lines += srun_train_lines(bundle, resources)[1:] if resources.nodes > 1 else []
+    for host, env in zip(hosts, node_environments(resources, hosts)):
+        argv = launch_command(Path(bundle), env=env)
+        lines.append(f"[{host}] " + shlex.join(argv))
+    return lines

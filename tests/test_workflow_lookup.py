@@ -1,0 +1,196 @@
+"""primus.workflow without Snakemake: experiment lookup, SLURM resources, the srun lines of the train step."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from primus.errors import EXIT_CONFIG, ConfigValueError
+from primus.workflow import (
+    ExperimentNotFound,
+    SlurmResources,
+    find_experiment,
+    node_environments,
+    sbatch_line,
+    srun_train_lines,
+    train_shell,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def examples(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A tiny examples/ tree; the working directory is its root."""
+    folder = tmp_path / "examples" / "torchtitan" / "configs"
+    for platform, stems in {
+        "MI300X": [
+            "qwen3_8B-BF16-pretrain",
+            "qwen3_8B-FP8-pretrain",
+            "qwen3_4B-BF16-pretrain",
+            "llama3_8B-pretrain",
+        ],
+        "CPU": ["llama3_debugmodel-pretrain"],
+    }.items():
+        (folder / platform).mkdir(parents=True)
+        for stem in stems:
+            (folder / platform / f"{stem}.yaml").write_text("exp_name: x\n")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    ("exp", "platform", "expected"),
+    [
+        pytest.param("qwen3_4B-BF16-pretrain", "MI300X", "qwen3_4B-BF16-pretrain", id="exact-stem"),
+        pytest.param("qwen3_4B", "MI300X", "qwen3_4B-BF16-pretrain", id="name-continued-at-dash"),
+        pytest.param("qwen3_4", "MI300X", "qwen3_4B-BF16-pretrain", id="plain-prefix"),
+        pytest.param("llama3_8B", "MI300X", "llama3_8B-pretrain", id="dash-rule-beats-prefix"),
+        pytest.param("llama3_debugmodel", "CPU", "llama3_debugmodel-pretrain", id="other-platform"),
+    ],
+)
+def test_find_experiment_resolves_names_by_the_documented_rules(examples, exp, platform, expected):
+    found = find_experiment(exp, platform=platform, root=examples)
+    assert found == Path(f"examples/torchtitan/configs/{platform}/{expected}.yaml")
+
+
+def test_find_experiment_returns_a_path_unchanged(examples):
+    path = "examples/torchtitan/configs/CPU/llama3_debugmodel-pretrain.yaml"
+    assert find_experiment(path, root=examples) == Path(path)
+
+
+@pytest.mark.parametrize(
+    ("exp", "platform", "message", "candidates"),
+    [
+        pytest.param(
+            "qwen3_8B",  # two precisions of the same model: the name must say which
+            "MI300X",
+            "experiment name 'qwen3_8B' is ambiguous on platform MI300X: it matches 2 experiments: "
+            "qwen3_8B-BF16-pretrain, qwen3_8B-FP8-pretrain",
+            ["qwen3_8B-BF16-pretrain", "qwen3_8B-FP8-pretrain"],
+            id="ambiguous",
+        ),
+        pytest.param(
+            "qwen3_9B",
+            "MI300X",
+            "no experiment named 'qwen3_9B' for platform MI300X",
+            ["qwen3_4B-BF16-pretrain", "qwen3_8B-BF16-pretrain", "qwen3_8B-FP8-pretrain"],
+            id="unknown-with-close-matches",
+        ),
+        pytest.param(
+            "qwen3_4B",
+            "H100",
+            "no experiments for platform 'H100' under examples/*/configs/H100/",
+            ["CPU", "MI300X"],
+            id="unknown-platform",
+        ),
+        pytest.param(
+            "missing/exp.yaml", "MI300X", "experiment file missing/exp.yaml does not exist", [], id="path"
+        ),
+        pytest.param(" ", "MI300X", "empty experiment name", [], id="empty"),
+    ],
+)
+def test_find_experiment_errors_name_the_candidates(examples, exp, platform, message, candidates):
+    with pytest.raises(ExperimentNotFound) as caught:
+        find_experiment(exp, platform=platform, root=examples)
+    assert caught.value.message == message
+    assert caught.value.candidates == candidates
+    assert caught.value.key == "exp"
+    assert caught.value.exit_code == EXIT_CONFIG
+
+
+def test_unknown_name_hint_lists_every_experiment_of_the_platform(examples):
+    with pytest.raises(ExperimentNotFound) as caught:
+        find_experiment("mixtral", root=examples)
+    assert caught.value.hint == (
+        "available on MI300X: llama3_8B-pretrain, qwen3_4B-BF16-pretrain, qwen3_8B-BF16-pretrain, "
+        "qwen3_8B-FP8-pretrain"
+    )
+
+
+def test_shipped_examples_resolve_qwen3_8B_on_MI300X(monkeypatch):
+    monkeypatch.chdir(REPO)
+    found = find_experiment("qwen3_8B", platform="MI300X", root=REPO)
+    assert found == Path("examples/torchtitan/configs/MI300X/qwen3_8B-BF16-pretrain.yaml")
+
+
+# ---------------------------------------------------------------------------------------------- SLURM
+
+
+def test_single_node_resources_are_a_plain_job_without_mpi():
+    resources = SlurmResources(nodes=1, gpus_per_node=0, cpus_per_task=2, mem_mb=3000, runtime_min=10)
+    assert resources.snakemake_resources() == {
+        "nodes": 1,
+        "mem_mb": 3000,
+        "runtime": 10,
+        "cpus_per_task": 2,
+        "slurm_extra": "--ntasks-per-node=1",
+    }
+
+
+def test_multi_node_resources_hand_the_task_launch_to_our_srun():
+    resources = SlurmResources(nodes=4, gpus_per_node=8, cpus_per_task=64, mem_mb=512000, runtime_min=120)
+    assert resources.snakemake_resources() == {
+        "nodes": 4,
+        "mem_mb": 512000,
+        "runtime": 120,
+        "cpus_per_task": 64,
+        "slurm_extra": "--ntasks-per-node=1 --gpus-per-node=8",
+        "mpi": "srun",
+        "tasks": 4,
+    }
+
+
+@pytest.mark.parametrize("nodes", [2, 4])
+def test_srun_lines_start_one_task_per_node_with_rendezvous_on_the_first_host(nodes):
+    resources = SlurmResources(nodes=nodes, gpus_per_node=8, cpus_per_task=16, master_port=29600)
+    lines = srun_train_lines("runs/exp/0123abcd", resources)
+    assert lines == [
+        'MASTER_ADDR="$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)"',
+        f"srun --nodes={nodes} --ntasks={nodes} --ntasks-per-node=1 --cpus-per-task=16 --gpus-per-node=8 "
+        f"--kill-on-bad-exit=1 --export=ALL,MASTER_ADDR=$MASTER_ADDR,MASTER_PORT=29600,NNODES={nodes},"
+        "GPUS_PER_NODE=8 bash -c 'NODE_RANK=$SLURM_NODEID exec primus-cli train --bundle runs/exp/0123abcd'",
+    ]
+    assert "localhost" not in "\n".join(lines)
+
+
+@pytest.mark.parametrize("nodes", [2, 4])
+def test_every_node_gets_its_rank_and_the_first_host_as_master(nodes):
+    hosts = [f"gpu{i:02d}" for i in range(nodes)]
+    envs = node_environments(SlurmResources(nodes=nodes, gpus_per_node=8), hosts)
+    assert [env["NODE_RANK"] for env in envs] == [str(rank) for rank in range(nodes)]
+    assert {env["MASTER_ADDR"] for env in envs} == {"gpu00"}
+    assert {env["NNODES"] for env in envs} == {str(nodes)}
+    assert {env["GPUS_PER_NODE"] for env in envs} == {"8"}
+
+
+def test_node_environments_need_one_host_per_node():
+    with pytest.raises(ConfigValueError) as caught:
+        node_environments(SlurmResources(nodes=2), ["only-one"])
+    assert caught.value.message == "1 host names given for 2 nodes"
+    assert caught.value.key == "slurm.nodes"
+
+
+@pytest.mark.parametrize("nodes", [2, 4])
+def test_sbatch_line_requests_nodes_gpus_and_one_task_per_node(nodes):
+    resources = SlurmResources(nodes=nodes, gpus_per_node=8, cpus_per_task=16, mem_mb=1000, runtime_min=30)
+    assert sbatch_line(resources) == (
+        f"sbatch --parsable --job-name train_model -t 30 --mem 1000 --nodes={nodes} --ntasks={nodes} "
+        "--cpus-per-task=16 --ntasks-per-node=1 --gpus-per-node=8"
+    )
+
+
+def test_single_node_train_shell_runs_primus_cli_directly_and_records_the_job_id():
+    command = train_shell("runs/exp/0123abcd", SlurmResources(nodes=1))
+    assert command == (
+        'if [ -n "${SLURM_JOB_ID:-}" ]; then mkdir -p runs/exp/0123abcd/train && '
+        'echo "$SLURM_JOB_ID" > runs/exp/0123abcd/train/slurm_job_id; fi; '
+        "primus-cli train --bundle runs/exp/0123abcd"
+    )
+
+
+def test_multi_node_train_shell_goes_through_srun():
+    command = train_shell("runs/exp/0123abcd", SlurmResources(nodes=2))
+    assert "; MASTER_ADDR=" in command
+    assert "; srun --nodes=2 " in command

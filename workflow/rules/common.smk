@@ -1,0 +1,87 @@
+# Shared set-up: validate the workflow config against its schema, then plan the run with primus.workflow
+# (experiment lookup, load + validate without preflight, bundle hash). Nothing is written at parse time.
+import json
+import shlex
+import sys
+from pathlib import Path
+
+from snakemake.utils import validate
+
+from primus.errors import PrimusError
+from primus.workflow import plan_run, train_shell
+
+validate(config, schema="../schemas/config.schema.yaml")
+
+try:
+    PLAN = plan_run(config, root=Path(workflow.basedir))
+except PrimusError as error:
+    # One clear message and exit code 2 instead of Snakemake's traceback of the Snakefile.
+    print(f"error: {error.format()}", file=sys.stderr)
+    sys.exit(error.exit_code)
+
+RUNS = str(PLAN.runs_dir)
+WORK = f"{RUNS}/.workflow/{{exp_name}}"
+BUNDLE = f"{RUNS}/{{exp_name}}/{{bundle_hash}}"
+CLI = config["primus_cli"]
+EXP_ARGS = shlex.join([str(PLAN.experiment), *PLAN.overrides])
+
+
+wildcard_constraints:
+    exp_name=r"[^/]+",
+    key=r"[0-9a-f]+",
+    bundle_hash=r"[0-9a-f]+",
+
+
+def image_id_file():
+    """The file the container stage writes the image ID into."""
+    return f"{PLAN.workdir}/image_id"
+
+
+def validated_stamp():
+    """The validation stamp of this experiment (named by the config-only hash)."""
+    return f"{PLAN.workdir}/validated"
+
+
+def bundle_dir():
+    """The run bundle; under the container runtime it is known only once the image is built."""
+    if PLAN.bundle is not None:
+        return str(PLAN.bundle)
+    image_id = checkpoints.build_container.get(exp_name=PLAN.exp_name, key=PLAN.key).output.image_id
+    return str(PLAN.bundle_for_image(Path(image_id).read_text(encoding="utf-8").strip()))
+
+
+def manifest_file():
+    return f"{bundle_dir()}/manifest.json"
+
+
+def train_done():
+    return f"{bundle_dir()}/train/DONE"
+
+
+def verdict_file():
+    return f"{bundle_dir()}/verify/verdict.json"
+
+
+def print_verdict():
+    """One line with the verdict of this run, when it exists."""
+    if PLAN.bundle is None:
+        return
+    verdict = Path(PLAN.bundle) / "verify" / "verdict.json"
+    if verdict.is_file():
+        passed = json.loads(verdict.read_text(encoding="utf-8")).get("passed")
+        print(f"verdict: {'PASS' if passed else 'FAIL'}  ({verdict})", file=sys.stderr)
+
+
+onsuccess:
+    print_verdict()
+
+
+onerror:
+    print(
+        f"primus workflow failed for {PLAN.experiment} (exp_name {PLAN.exp_name}).\n"
+        f"  rule logs: {PLAN.workdir}/*.log (validate, container, resolve); "
+        f"<bundle>/train/train_model.log, <bundle>/verify/verify_run.log\n"
+        f"  bundle: {PLAN.bundle or '(not yet known: the container image comes first)'}\n"
+        f"  after an interrupted run: snakemake --unlock, then rerun (training resumes from its checkpoint)",
+        file=sys.stderr,
+    )

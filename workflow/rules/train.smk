@@ -1,0 +1,16 @@
+# Train from the frozen bundle (resumes from its checkpoint after an interruption). Resources are what the
+# SLURM profile requests; one node runs primus-cli train directly, several run one per node through srun.
+rule train_model:
+    input:
+        manifest=f"{BUNDLE}/manifest.json",
+    output:
+        done=f"{BUNDLE}/train/DONE",
+    log:
+        f"{BUNDLE}/train/train_model.log",
+    threads: PLAN.resources.cpus_per_task
+    resources:
+        **PLAN.resources.snakemake_resources(),
+    params:
+        command=lambda wc: train_shell(f"{RUNS}/{wc.exp_name}/{wc.bundle_hash}", PLAN.resources, primus_cli=CLI),
+    shell:
+        "( {params.command} ) 2>&1 | tee {log}"

@@ -1,0 +1,14 @@
+# Validate the experiment; the host runtime adds the preflight checks of this machine (accelerator
+# memory, converters, assets) so a run that cannot start fails here, before anything is frozen.
+rule validate_experiment:
+    output:
+        stamp=f"{WORK}/{{key}}/validated",
+    log:
+        f"{WORK}/{{key}}/validate_experiment.log",
+    params:
+        cli=CLI,
+        preflight="--preflight" if PLAN.runtime == "host" else "",
+        exp=EXP_ARGS,
+    shell:
+        "{params.cli} validate {params.preflight} {params.exp} > {output.stamp} 2> {log} "
+        "|| {{ cat {log} >&2; rm -f {output.stamp}; exit 2; }}"
