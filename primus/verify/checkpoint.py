@@ -54,11 +54,10 @@ def checkpoint_loads(bundle: Path, settings: RunSettings) -> Check:
     details: dict[str, Any] = {"checkpoint": shown, "checkpoint_step": step}
     try:
         entries, tensor_bytes, non_finite = _load_everything(folders[step])
-    except Exception as error:  # any failure to read the checkpoint is the finding itself
-        reason = " ".join(str(error).split())[:300] or "no message"
-        return Check(
-            "checkpoint_loads", "fail", f"{shown} does not load: {type(error).__name__}: {reason}", details
-        )
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as error:  # DCP's CheckpointException derives from BaseException, not Exception
+        return Check("checkpoint_loads", "fail", f"{shown} does not load: {_describe(error)}", details)
     details.update(entries=entries, tensor_bytes=tensor_bytes)
     if non_finite:
         return Check(
@@ -111,6 +110,25 @@ def _load_everything(folder: Path) -> tuple[int, int, list[str]]:
                 if value.is_floating_point() and not bool(torch.isfinite(value).all()):
                     non_finite.append(name)
     return len(entries), total, non_finite
+
+
+def _describe(error: BaseException) -> str:
+    """``Type: message`` of the underlying error, one line, at most 300 characters.
+
+    DCP wraps each rank's error in a ``CheckpointException`` whose text is a whole traceback; the first
+    rank's original exception is what a user can act on (``EOFError``, ``FileNotFoundError`` ...).
+    """
+    failures = getattr(error, "failures", None)
+    if isinstance(failures, dict) and failures:
+        wrapped = next(iter(failures.values()))
+        if isinstance(wrapped, tuple) and wrapped and isinstance(wrapped[0], BaseException):
+            error = wrapped[0]
+    text = " ".join(str(error).split()) or _EMPTY_MESSAGE_MEANING.get(type(error).__name__, "no message")
+    return f"{type(error).__name__}: {text}"[:300]
+
+
+#: What an error raised without a message means when reading a checkpoint.
+_EMPTY_MESSAGE_MEANING = {"EOFError": "a data file ends early (truncated, or still being written)"}
 
 
 def _batches(entries: dict[str, Any], tensor_type: type) -> list[list[str]]:

@@ -80,7 +80,7 @@ def read_metrics(path: Path, *, display: str | None = None) -> MetricsLog:
                 truncated = number
                 continue
             raise BundleError(
-                f"not a JSON object: {error.msg} (column {error.colno})",
+                f"not valid JSON: {error.msg} (column {error.colno})",
                 file=shown,
                 line=number,
                 hint="each line must be one JSON object as documented in docs/CONTRACTS.md",
