@@ -1,0 +1,151 @@
+"""Where config files live and how their paths are shown to users.
+
+Presets are looked up inside ``<configs_root>/{modules,models,platforms}/``; a preset name may not leave its
+folder (``../x.yaml``, absolute paths, symlinks pointing outside are refused) so an experiment can only pick
+presets, never read arbitrary files through ``config:``/``model:``. ``extends:`` entries are ordinary paths
+(relative to the declaring file, absolute allowed), as in Primus.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Mapping
+from pathlib import Path, PurePosixPath, PureWindowsPath
+
+from primus.config.errors import PresetPathError, UnknownPresetError
+from primus.errors import ConfigTypeError
+
+#: The package's own presets (modules/, models/, platforms/).
+PACKAGE_CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+#: Environment variable that points the loader at another configs tree.
+CONFIGS_ROOT_ENV = "PRIMUS_CONFIGS_ROOT"
+#: Extensions accepted on preset names; ``.yaml`` is appended when a name has neither.
+YAML_SUFFIXES = (".yaml", ".yml")
+
+
+def display_path(path: Path) -> str:
+    """The portable path shown to users and stored in ``Origin.file``.
+
+    Relative to the current directory when the file lies under it, ``primus/configs/...`` for the package's
+    own presets, else absolute. Always with ``/`` separators.
+    """
+    absolute = Path(os.path.abspath(path))
+    try:
+        return absolute.relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        pass
+    try:
+        return "primus/configs/" + absolute.resolve().relative_to(PACKAGE_CONFIGS).as_posix()
+    except ValueError:
+        return absolute.as_posix()
+
+
+def default_configs_root(env: Mapping[str, str] | None = None) -> Path:
+    """``$PRIMUS_CONFIGS_ROOT`` when set and non-empty, else the package's ``primus/configs``."""
+    source = os.environ if env is None else env
+    value = source.get(CONFIGS_ROOT_ENV, "")
+    return Path(value) if value else PACKAGE_CONFIGS
+
+
+def with_yaml_suffix(name: str) -> str:
+    """``name`` with ``.yaml`` appended unless it already ends in ``.yaml``/``.yml``."""
+    return name if name.endswith(YAML_SUFFIXES) else name + ".yaml"
+
+
+def list_presets(folder: Path) -> list[str]:
+    """Names of the YAML files under ``folder`` (relative, ``/``-separated, sorted); empty when no folder."""
+    if not folder.is_dir():
+        return []
+    return sorted(
+        path.relative_to(folder).as_posix() for path in folder.rglob("*") if path.suffix in YAML_SUFFIXES
+    )
+
+
+def list_subfolders(folder: Path) -> list[str]:
+    """Names of the folders directly under ``folder`` (sorted); empty when no folder."""
+    if not folder.is_dir():
+        return []
+    return sorted(path.name for path in folder.iterdir() if path.is_dir())
+
+
+def suggest(name: str, candidates: list[str], count: int = 3) -> list[str]:
+    """Close matches of ``name`` among ``candidates`` (difflib ratio >= 0.6, case-insensitive first)."""
+    lowered = {candidate.lower(): candidate for candidate in candidates}
+    exact_case_insensitive = lowered.get(name.lower())
+    matches = difflib.get_close_matches(name, candidates, n=count, cutoff=0.6)
+    if exact_case_insensitive and exact_case_insensitive not in matches:
+        matches.insert(0, exact_case_insensitive)
+    return matches[:count]
+
+
+def resolve_preset(
+    folder: Path,
+    name: object,
+    *,
+    what: str,
+    file: str,
+    line: int,
+    key: str,
+    candidates: list[str] | None = None,
+) -> Path:
+    """The file for preset ``name`` inside ``folder``.
+
+    ``what`` names the preset kind in messages ("module preset", "model preset", "platform"); ``file``,
+    ``line`` and ``key`` locate the ``config:``/``model:`` entry. ``candidates`` are extra names tried in
+    order after ``name`` itself (e.g. ``platform_<name>.yaml``). Raises ConfigTypeError (not a string),
+    PresetPathError (escapes the folder) or UnknownPresetError (not found, with close matches).
+    """
+    if not isinstance(name, str) or not name.strip():
+        raise ConfigTypeError(
+            f"{what} must be a file name like 'pre_trainer.yaml', got {name!r}",
+            file=file,
+            line=line,
+            key=key,
+            value=name,
+        )
+    searched = display_path(folder) + "/"
+    pure = PurePosixPath(name)
+    if pure.is_absolute() or PureWindowsPath(name).is_absolute() or ".." in pure.parts or "\\" in name:
+        raise PresetPathError(
+            f"{what} '{name}' must name a file inside {searched}",
+            file=file,
+            line=line,
+            key=key,
+            value=name,
+            hint=f"give just the file name, e.g. '{pure.name}'",
+        )
+    for candidate in [with_yaml_suffix(name)] + [with_yaml_suffix(extra) for extra in candidates or []]:
+        path = folder / candidate
+        if path.is_file():
+            try:
+                path.resolve().relative_to(folder.resolve())
+            except ValueError:
+                raise PresetPathError(
+                    f"{what} '{name}' is a link that leads outside {searched}",
+                    file=file,
+                    line=line,
+                    key=key,
+                    value=name,
+                    hint="copy the file into the folder instead of linking it",
+                ) from None
+            return path
+    available = list_presets(folder)
+    matches = suggest(with_yaml_suffix(name), available)
+    if matches:
+        hint = "did you mean: " + ", ".join(matches) + "?"
+    elif available:
+        shown = ", ".join(available[:12]) + (" ..." if len(available) > 12 else "")
+        hint = f"available: {shown}"
+    else:
+        hint = f"{searched} has no presets; is the configs root right? (set {CONFIGS_ROOT_ENV})"
+    raise UnknownPresetError(
+        f"no {what} '{name}' in {searched}",
+        file=file,
+        line=line,
+        key=key,
+        value=name,
+        searched=searched,
+        suggestions=matches,
+        hint=hint,
+    )
