@@ -1,0 +1,547 @@
+"""Checks that need more than one field: the model registry, parallelism, batch and schedule arithmetic.
+
+Every check reads the *effective* value of a key (the config's, else the schema default) and is skipped
+when a key it needs was already rejected, so one bad value gives one message, not a cascade.
+Each check mirrors a TorchTitan 0.2.2 assertion that would otherwise fire only after torchrun has started
+(the source line is named in the comment), or a mistake that TorchTitan lets through silently.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from typing import Any
+
+from primus.errors import ConfigKeyError, ConfigValueError
+from primus.validate import schema
+from primus.validate.report import Report
+
+_BAD = object()
+
+#: Converter names that select a model architecture change, not a kernel, and so need an MoE flavor.
+_MOE_ONLY_CONVERTERS = ("quantize.grouped_mm.float8", "quantize.grouped_mm.mx")
+#: ``experimental.custom_args_module`` / ``job.custom_config_module`` values whose keys the schema knows.
+_KNOWN_EXTENSIONS = ("", "primus.backends.torchtitan.primus_turbo_extensions.config_extension")
+
+
+class Values:
+    """Effective values of the coerced config: the config's own, else the schema default."""
+
+    def __init__(self, config: dict[str, Any], report: Report) -> None:
+        self.config = config
+        self.report = report
+
+    def __getitem__(self, dotted_key: str) -> Any:
+        if dotted_key in self.report.bad_keys:
+            return _BAD
+        node: Any = self.config
+        for part in dotted_key.split("."):
+            if not isinstance(node, dict) or part not in node:
+                return schema.default_of(dotted_key)
+            node = node[part]
+        return node
+
+    def all(self, *dotted_keys: str) -> list[Any] | None:
+        """The values of all keys, or None when any of them was rejected earlier."""
+        values = [self[key] for key in dotted_keys]
+        return None if any(value is _BAD for value in values) else values
+
+    def is_set(self, dotted_key: str) -> bool:
+        return self.report.resolved.origin_of(dotted_key) is not None
+
+
+def world_size_from(env: Mapping[str, str], report: Report) -> tuple[int | None, str]:
+    """The number of ranks the job will run with, when the environment says, and where that came from."""
+
+    def read(name: str) -> int | None:
+        text = env.get(name)
+        if text in (None, ""):
+            return None
+        try:
+            number = int(text)
+        except ValueError:
+            number = 0
+        if number < 1:
+            report.errors.append(
+                ConfigValueError(
+                    f"environment variable {name}={text!r} is not a positive integer",
+                    file="<environment>",
+                    key=name,
+                    value=text,
+                    hint=f"unset {name} or set it to the number of ranks",
+                )
+            )
+            return None
+        return number
+
+    world = read("WORLD_SIZE")
+    if world is not None:
+        return world, f"WORLD_SIZE={world}"
+    nnodes, per_node = read("NNODES"), read("GPUS_PER_NODE")
+    if nnodes is not None and per_node is not None:
+        return nnodes * per_node, f"NNODES({nnodes}) * GPUS_PER_NODE({per_node})"
+    return None, ""
+
+
+def check_all(config: dict[str, Any], report: Report, env: Mapping[str, str]) -> None:
+    values = Values(config, report)
+    flavor = check_model(values, report)
+    check_converters(values, report, flavor)
+    check_positive_counts(values, report)
+    check_parallelism(values, report, env, flavor)
+    check_sequence(values, report, flavor)
+    check_schedule(values, report)
+    check_checkpoint(values, report)
+    check_activation_checkpoint(values, report)
+    check_compile(values, report)
+    check_extension_module(values, report)
+
+
+# ---------------------------------------------------------------------------------------------- registry
+def check_model(values: Values, report: Report) -> schema.Flavor | None:
+    """model.name / model.flavor against the registry snapshot; the flavor's numbers when both are valid."""
+    got = values.all("model.name", "model.flavor")
+    if got is None:
+        return None
+    family, flavor_name = got
+    families = schema.families()
+    if family not in families:
+        unavailable = schema.registry()["unavailable_families"]
+        if family in unavailable:
+            report.add(
+                ConfigValueError,
+                "model.name",
+                f"model family '{family}' cannot be loaded by the installed TorchTitan "
+                f"({unavailable[family]})",
+                value=family,
+                hint=f"choose one of: {', '.join(families)}",
+            )
+            return None
+        report.add(
+            ConfigKeyError,
+            "model.name",
+            _unknown("model family", family, families),
+            value=family,
+            hint=f"available families: {', '.join(families)} (`primus-cli models` lists them with flavors)",
+        )
+        return None
+    flavors = families[family]["flavors"]
+    if flavor_name not in flavors:
+        report.add(
+            ConfigKeyError,
+            "model.flavor",
+            _unknown("flavor", flavor_name, flavors, f" for model family '{family}'"),
+            value=flavor_name,
+            hint=f"available flavors of {family}: {', '.join(flavors)}",
+        )
+        return None
+    return schema.flavor(family, flavor_name)
+
+
+def _unknown(what: str, name: str, choices: Any, context: str = "") -> str:
+    close = closest(str(name), list(choices))
+    return f"Unknown {what} '{name}'{context}." + (f" Did you mean: '{close}'?" if close else "")
+
+
+def closest(name: str, choices: list[str]) -> str | None:
+    """The likeliest intended choice: same text in another case, a dotted name ending in ``name``, or a
+    near spelling (difflib); None when nothing is close."""
+    lowered = {choice.lower(): choice for choice in choices}
+    if name.lower() in lowered:
+        return lowered[name.lower()]
+    by_suffix = [choice for choice in choices if choice.rpartition(".")[2] == name]
+    if len(by_suffix) == 1:
+        return by_suffix[0]
+    close = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.6)
+    return lowered[close[0]] if close else None
+
+
+def check_converters(values: Values, report: Report, flavor: schema.Flavor | None) -> None:
+    got = values.all("model.converters")
+    if got is None:
+        return
+    (names,) = got
+    valid = schema.converters()
+    for name in names:
+        if name not in valid:
+            report.add(
+                ConfigKeyError,
+                "model.converters",
+                _unknown("converter", name, valid),
+                value=names,
+                hint=f"valid converters: {', '.join(valid)}",
+            )
+        elif flavor is not None and not flavor.moe and name in _MOE_ONLY_CONVERTERS:
+            report.add(
+                ConfigValueError,
+                "model.converters",
+                f"converter '{name}' quantizes MoE experts, but {flavor.family} {flavor.name} has no experts",
+                value=names,
+                hint=f"remove '{name}' or choose an MoE flavor",
+            )
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        report.add(
+            ConfigValueError,
+            "model.converters",
+            f"converter(s) listed twice: {', '.join(duplicates)}",
+            value=names,
+            hint="list each converter once (each would be applied again)",
+        )
+
+
+# ---------------------------------------------------------------------------------------- simple ranges
+def check_positive_counts(values: Values, report: Report) -> None:
+    for key, unit in (
+        ("training.steps", "training steps"),
+        ("training.local_batch_size", "sequences per rank per step"),
+        ("training.seq_len", "tokens per sequence"),
+        ("metrics.log_freq", "steps between log lines"),
+    ):
+        got = values.all(key)
+        if got is not None and got[0] <= 0:
+            report.add(
+                ConfigValueError,
+                key,
+                f"must be a positive integer ({unit}), got {got[0]}",
+                value=got[0],
+                hint=f"set {key} to 1 or more",
+            )
+    got = values.all("training.global_batch_size")
+    if got is not None and (got[0] == 0 or got[0] < -1):
+        report.add(
+            ConfigValueError,
+            "training.global_batch_size",
+            f"must be -1 (= local_batch_size * data-parallel degree) or positive, got {got[0]}",
+            value=got[0],
+            hint="set training.global_batch_size to -1 or to a multiple of local_batch_size * dp degree",
+        )
+    got = values.all("optimizer.lr")
+    if got is not None and got[0] < 0:
+        report.add(
+            ConfigValueError,
+            "optimizer.lr",
+            f"must not be negative, got {got[0]}",
+            value=got[0],
+            hint="a learning rate is >= 0, e.g. 3.0e-4",
+        )
+    for key in ("lr_scheduler.min_lr_factor", "lr_scheduler.decay_ratio"):
+        got = values.all(key)
+        if got is not None and got[0] is not None and not 0.0 <= got[0] <= 1.0:
+            report.add(
+                ConfigValueError,
+                key,
+                f"must lie in [0, 1] (a fraction), got {got[0]}",
+                value=got[0],
+                hint=f"set {key} to a fraction between 0 and 1",
+            )
+
+
+# ------------------------------------------------------------------------------------------ parallelism
+_DEGREES = (
+    ("parallelism.data_parallel_replicate_degree", "dp_replicate"),
+    ("parallelism.data_parallel_shard_degree", "dp_shard"),
+    ("parallelism.context_parallel_degree", "cp"),
+    ("parallelism.tensor_parallel_degree", "tp"),
+    ("parallelism.pipeline_parallel_degree", "pp"),
+    ("parallelism.expert_parallel_degree", "ep"),
+    ("parallelism.expert_tensor_parallel_degree", "etp"),
+)
+
+
+def check_parallelism(
+    values: Values, report: Report, env: Mapping[str, str], flavor: schema.Flavor | None
+) -> None:
+    got = values.all(*(key for key, _ in _DEGREES))
+    if got is None:
+        return
+    degree = {short: value for (_, short), value in zip(_DEGREES, got)}
+    key_of = {short: key for key, short in _DEGREES}
+    bad = False
+    for short, value in degree.items():
+        allowed = value >= 1 or (short == "dp_shard" and value == -1)
+        if not allowed:
+            bad = True
+            sentinel = " or -1 (use the leftover ranks)" if short == "dp_shard" else ""
+            report.add(
+                ConfigValueError,
+                key_of[short],
+                f"parallel degree must be >= 1{sentinel}, got {value}",
+                value=value,
+                hint=f"set {key_of[short]} to 1 to disable this kind of parallelism",
+            )
+    if bad:
+        return
+    dp_r, dp_s, cp, tp, pp, ep, etp = (
+        degree[k] for k in ("dp_replicate", "dp_shard", "cp", "tp", "pp", "ep", "etp")
+    )
+    # parallel_dims.py _validate: "Currently we only support ETP=TP or ETP=1"
+    if ep > 1 and etp not in (1, tp):
+        report.add(
+            ConfigValueError,
+            key_of["etp"],
+            f"expert_tensor_parallel_degree({etp}) must be 1 or equal tensor_parallel_degree({tp}) when "
+            f"expert_parallel_degree > 1",
+            value=etp,
+            hint=f"set parallelism.expert_tensor_parallel_degree to 1 or {tp}",
+        )
+    if flavor is not None and ep > 1 and not flavor.moe:
+        report.add(
+            ConfigValueError,
+            key_of["ep"],
+            f"expert_parallel_degree({ep}) needs experts, but {flavor.family} {flavor.name} "
+            "is not an MoE model",
+            value=ep,
+            hint="set parallelism.expert_parallel_degree to 1 or choose an MoE flavor",
+        )
+    if flavor is not None:
+        _check_heads(report, flavor, tp, key_of["tp"])
+        if pp > flavor.n_layers:
+            report.add(
+                ConfigValueError,
+                key_of["pp"],
+                f"pipeline_parallel_degree({pp}) exceeds the {flavor.n_layers} layers of "
+                f"{flavor.family} {flavor.name}: some stages would hold no layer",
+                value=pp,
+                hint=f"set parallelism.pipeline_parallel_degree to at most {flavor.n_layers}",
+            )
+    if pp > 1:
+        _check_microbatch(values, report)
+
+    world, world_source = world_size_from(env, report)
+    if world is None:
+        return
+    non_dp = dp_r * cp * tp * pp
+    if dp_s == -1:
+        # parallel_dims.py: dp_shard = world_size // (dp_replicate * cp * tp * pp)
+        if world % non_dp:
+            report.add(
+                ConfigValueError,
+                _first_set(values, key_of, ("tp", "pp", "cp", "dp_replicate", "dp_shard")),
+                f"data_parallel_shard_degree -1 takes the leftover ranks, but {world_source} "
+                f"is not divisible by "
+                f"dp_replicate({dp_r}) * cp({cp}) * tp({tp}) * pp({pp}) = {non_dp}",
+                value=dp_s,
+                hint=f"make the product of the other degrees divide {world}, or change the number of ranks",
+            )
+            return
+        dp_s = world // non_dp
+    elif dp_r * dp_s * cp * tp * pp != world:
+        key = _first_set(values, key_of, ("dp_shard", "tp", "pp", "cp", "dp_replicate"))
+        report.add(
+            ConfigValueError,
+            key,
+            f"Invalid parallel dims: dp_replicate({dp_r}) * dp_shard({dp_s}) * cp({cp}) * tp({tp}) "
+            f"* pp({pp}) "
+            f"= {dp_r * dp_s * cp * tp * pp} != WORLD_SIZE({world}), from {world_source}",
+            value=degree[_short(key)],
+            hint="set parallelism.data_parallel_shard_degree to -1 to use the leftover ranks",
+        )
+        return
+    # the efsdp mesh has dp_shard * cp * tp // (etp * ep) ranks (parallel_dims.py _validate_meshes)
+    if ep > 1 and (dp_s * cp * tp) % (etp * ep):
+        report.add(
+            ConfigValueError,
+            key_of["ep"],
+            f"expert_parallel_degree({ep}) * expert_tensor_parallel_degree({etp}) must divide "
+            f"dp_shard({dp_s}) * cp({cp}) * tp({tp}) = {dp_s * cp * tp}",
+            value=ep,
+            hint=f"choose an expert_parallel_degree that divides {dp_s * cp * tp // etp}",
+        )
+    _check_global_batch(values, report, dp_r * dp_s)
+
+
+def _first_set(values: Values, key_of: dict[str, str], order: tuple[str, ...]) -> str:
+    """The first of these degrees that a config file set (so the message points at a line), else dp_shard."""
+    return next((key_of[short] for short in order if values.is_set(key_of[short])), key_of["dp_shard"])
+
+
+def _short(key: str) -> str:
+    return next(short for full, short in _DEGREES if full == key)
+
+
+def _check_heads(report: Report, flavor: schema.Flavor, tp: int, tp_key: str) -> None:
+    for what, heads in (("n_heads", flavor.n_heads), ("n_kv_heads", flavor.n_kv_heads)):
+        if heads is not None and heads % tp:
+            divisors = [d for d in range(1, heads + 1) if heads % d == 0]
+            report.add(
+                ConfigValueError,
+                tp_key,
+                f"tensor_parallel_degree({tp}) must divide {what}({heads}) of {flavor.family} {flavor.name}",
+                value=tp,
+                hint=f"choose a tensor_parallel_degree among {', '.join(map(str, divisors))}",
+            )
+            return  # one message is enough: n_kv_heads divides n_heads in every registry flavor
+
+
+def _check_microbatch(values: Values, report: Report) -> None:
+    # pipeline_parallel.py: "Batch size ... must be divisible by microbatch_size"
+    got = values.all("training.local_batch_size", "parallelism.pipeline_parallel_microbatch_size")
+    if got is None:
+        return
+    batch, micro = got
+    if micro <= 0 or batch % micro:
+        report.add(
+            ConfigValueError,
+            "parallelism.pipeline_parallel_microbatch_size",
+            f"training.local_batch_size({batch}) must be divisible by "
+            f"pipeline_parallel_microbatch_size({micro})",
+            value=micro,
+            hint="choose a microbatch size that divides the local batch size",
+        )
+
+
+def _check_global_batch(values: Values, report: Report, batch_degree: int) -> None:
+    # train.py: global batch must be a multiple of local_batch_size * (dp_replicate * dp_shard)
+    got = values.all("training.global_batch_size", "training.local_batch_size")
+    if got is None:
+        return
+    global_batch, local_batch = got
+    per_step = local_batch * batch_degree
+    if global_batch > 0 and per_step > 0 and global_batch % per_step:
+        report.add(
+            ConfigValueError,
+            "training.global_batch_size",
+            f"global_batch_size({global_batch}) must be a multiple of local_batch_size({local_batch}) * "
+            f"data-parallel degree({batch_degree}) = {per_step}",
+            value=global_batch,
+            hint=f"set training.global_batch_size to -1 or to a multiple of {per_step}",
+        )
+
+
+# --------------------------------------------------------------------------------------------- sequence
+def check_sequence(values: Values, report: Report, flavor: schema.Flavor | None) -> None:
+    got = values.all("training.seq_len")
+    if got is None or got[0] <= 0:
+        return
+    seq_len = got[0]
+    if flavor is not None and seq_len > flavor.max_seq_len:
+        # TorchTitan only logs a warning and stretches RoPE past what the flavor was built for.
+        report.add(
+            ConfigValueError,
+            "training.seq_len",
+            f"seq_len({seq_len}) exceeds max_seq_len({flavor.max_seq_len}) of {flavor.family} {flavor.name}",
+            value=seq_len,
+            hint=f"set training.seq_len to at most {flavor.max_seq_len}",
+        )
+    degrees = values.all("parallelism.tensor_parallel_degree", "parallelism.context_parallel_degree")
+    if degrees is None or min(degrees) < 1:
+        return
+    tp, cp = degrees
+    # models/*/infra/parallelize.py assert seq_len % (tp * 2 * cp) == 0 (sequence and context parallelism)
+    divisor = tp * 2 * cp
+    if seq_len % divisor:
+        report.add(
+            ConfigValueError,
+            "training.seq_len",
+            f"seq_len({seq_len}) must be divisible by tensor_parallel_degree({tp}) * 2 * "
+            f"context_parallel_degree({cp}) = {divisor}",
+            value=seq_len,
+            hint=f"use a multiple of {divisor}, e.g. {max(divisor, seq_len // divisor * divisor)}",
+        )
+    if flavor is not None and cp > 1 and flavor.attn_type not in (None, "sdpa"):
+        # models/*/model/args.py update_from_config raise NotImplementedError for CP without SDPA
+        report.add(
+            ConfigValueError,
+            "parallelism.context_parallel_degree",
+            f"context parallelism needs SDPA attention, but {flavor.family} {flavor.name} uses "
+            f"attn_type '{flavor.attn_type}'",
+            value=cp,
+            hint="set parallelism.context_parallel_degree to 1 or choose an SDPA flavor",
+        )
+
+
+def check_schedule(values: Values, report: Report) -> None:
+    got = values.all("lr_scheduler.warmup_steps", "lr_scheduler.total_steps", "training.steps")
+    if got is None:
+        return
+    warmup, total, steps = got
+    if warmup < 0:
+        report.add(
+            ConfigValueError,
+            "lr_scheduler.warmup_steps",
+            f"must not be negative, got {warmup}",
+            value=warmup,
+            hint="set lr_scheduler.warmup_steps to 0 or more",
+        )
+        return
+    limit, limit_key = (total, "lr_scheduler.total_steps") if total is not None else (steps, "training.steps")
+    if limit > 0 and warmup > limit:
+        # lr_scheduler.py clamps silently (a warning); the schedule the user wrote would never happen.
+        report.add(
+            ConfigValueError,
+            "lr_scheduler.warmup_steps",
+            f"warmup_steps({warmup}) exceeds {limit_key}({limit}): "
+            "the learning rate would never finish warming up",
+            value=warmup,
+            hint=f"set lr_scheduler.warmup_steps to at most {limit} (commonly a few percent of the steps)",
+        )
+
+
+def check_checkpoint(values: Values, report: Report) -> None:
+    got = values.all("checkpoint.enable", "checkpoint.interval", "checkpoint.keep_latest_k")
+    if got is None:
+        return
+    enable, interval, keep = got
+    if enable and interval <= 0:
+        report.add(
+            ConfigValueError,
+            "checkpoint.interval",
+            f"must be positive (steps between checkpoints) when checkpoint.enable is true, got {interval}",
+            value=interval,
+            hint="set checkpoint.interval to 1 or more, or checkpoint.enable to false",
+        )
+    if keep < 0 or keep == 1:
+        # checkpoint.py: "We need to maintain at least 2 checkpoint replicas"
+        report.add(
+            ConfigValueError,
+            "checkpoint.keep_latest_k",
+            f"must be 0 (keep all) or at least 2, got {keep}",
+            value=keep,
+            hint="the newest checkpoint may still be being written, so TorchTitan keeps at least 2",
+        )
+
+
+def check_activation_checkpoint(values: Values, report: Report) -> None:
+    got = values.all("activation_checkpoint.mode", "activation_checkpoint.selective_ac_option")
+    if got is None:
+        return
+    mode, option = got
+    # activation_checkpoint.py: the option is "op" or a positive layer interval written as digits
+    if mode == "selective" and not (option == "op" or (option.isdigit() and int(option) > 0)):
+        report.add(
+            ConfigValueError,
+            "activation_checkpoint.selective_ac_option",
+            f"{option!r} is neither 'op' nor a positive layer interval like '2'",
+            value=option,
+            hint="use 'op' (op-level policy) or a positive integer N (checkpoint every N-th layer)",
+        )
+
+
+def check_compile(values: Values, report: Report) -> None:
+    got = values.all("compile.components")
+    if got is None:
+        return
+    unknown = [c for c in got[0] if c not in ("model", "loss")]
+    if unknown:
+        report.add(
+            ConfigValueError,
+            "compile.components",
+            f"unknown component(s) {', '.join(map(repr, unknown))}",
+            value=got[0],
+            hint="valid components: 'model', 'loss'",
+        )
+
+
+def check_extension_module(values: Values, report: Report) -> None:
+    for key in ("experimental.custom_args_module", "job.custom_config_module"):
+        got = values.all(key)
+        if got is not None and got[0] not in _KNOWN_EXTENSIONS:
+            report.add(
+                ConfigValueError,
+                key,
+                f"custom config module {got[0]!r} is not known to the validator, "
+                "so its keys cannot be checked",
+                value=got[0],
+                hint=f"use {_KNOWN_EXTENSIONS[1]!r} (the Primus extension) or leave it empty",
+            )

@@ -1,0 +1,176 @@
+"""Check one value against a field's type spec (from ``schema.json``) and convert it where that is safe.
+
+The rules, and why:
+- ``int``: an int (never a bool), or a string of digits (command-line values arrive as strings).
+  ``50.0`` and ``"fifty"`` are errors: TorchTitan would carry them into ``range()`` and fail mid-run.
+- ``float``: an int or float, or a numeric string. PyYAML follows YAML 1.1, which reads ``1e-5`` (no dot)
+  as the *string* "1e-5"; Primus passed it on as a string. Here it becomes the float it was meant to be.
+- ``bool``: true/false, or the strings "true"/"false" in any case (command line).
+- ``str``: a string; an int is turned into its text (``selective_ac_option: 2`` means "2"; TorchTitan calls
+  ``.isdigit()`` on it). Floats and bools are errors: their text is ambiguous (1.10 -> "1.1").
+- ``None`` only from YAML null. The *string* "null" is a string, not None (Primus turned it into None).
+- ``list[str]``: a list, or a comma-separated string (the command-line form TorchTitan documents).
+- ``Literal``: one of the listed choices, exactly.
+- Unions are tried member by member, first without any conversion, then with, so ``list[str] | str``
+  keeps a string a string and ``float | int`` keeps an int an int.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+_INT_TEXT = re.compile(r"[+-]?\d+")
+_NULL_LOOKALIKES = frozenset({"null", "none", "~", "nil"})
+
+
+class Mismatch(Exception):
+    """The value does not fit the spec; ``reason`` is the user-facing explanation, ``hint`` how to fix it."""
+
+    def __init__(self, reason: str, hint: str | None = None, *, wrong_value: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.hint = hint
+        #: True when the type is right but the value is not allowed (a Literal choice, a non-finite float)
+        self.wrong_value = wrong_value
+
+
+def describe(value: Any) -> str:
+    """A short, user-facing description of a value's type and the value itself."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"bool {value!r}"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return f"list {value!r}"
+    return f"{type(value).__name__} {value!r}"
+
+
+def type_text(spec: dict[str, Any]) -> str:
+    """The spec as a user reads it (mirror of ``snapshot.type_text``; kept here so no torch import)."""
+    kind = spec["kind"]
+    if kind == "none":
+        return "None"
+    if kind == "literal":
+        return " | ".join(repr(choice) for choice in spec["choices"])
+    if kind == "union":
+        return " | ".join(type_text(member) for member in spec["of"])
+    if kind == "list":
+        return f"list[{type_text(spec['of'])}]"
+    return kind
+
+
+def coerce(value: Any, spec: dict[str, Any]) -> Any:
+    """``value`` converted to the spec's type; raises Mismatch with the reason when it does not fit."""
+    try:
+        return _convert(value, spec, strict=True)
+    except Mismatch:
+        pass
+    try:
+        return _convert(value, spec, strict=False)
+    except Mismatch as mismatch:
+        if mismatch.hint is None and _accepts_none(spec) and _looks_null(value):
+            mismatch.hint = "the string 'null' is not None: write null unquoted (YAML null) to mean None"
+        raise
+
+
+def _accepts_none(spec: dict[str, Any]) -> bool:
+    return spec["kind"] == "none" or (
+        spec["kind"] == "union" and any(member["kind"] == "none" for member in spec["of"])
+    )
+
+
+def _looks_null(value: Any) -> bool:
+    return isinstance(value, str) and value.strip().lower() in _NULL_LOOKALIKES
+
+
+def _expected(spec: dict[str, Any], value: Any) -> Mismatch:
+    return Mismatch(f"expected {type_text(spec)}, got {describe(value)}")
+
+
+def _convert(value: Any, spec: dict[str, Any], *, strict: bool) -> Any:
+    kind = spec["kind"]
+    if kind == "any":
+        return value
+    if kind == "none":
+        if value is None:
+            return None
+        raise _expected(spec, value)
+    if kind == "bool":
+        if isinstance(value, bool):
+            return value
+        if not strict and isinstance(value, str) and value.strip().lower() in ("true", "false"):
+            return value.strip().lower() == "true"
+        raise _expected(spec, value)
+    if kind == "int":
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if not strict and isinstance(value, str) and _INT_TEXT.fullmatch(value.strip()):
+            return int(value)
+        raise _expected(spec, value)
+    if kind == "float":
+        if isinstance(value, float):
+            return value
+        if not strict and isinstance(value, int) and not isinstance(value, bool):
+            return float(value)
+        if not strict and isinstance(value, str):
+            return _float_from_text(value, spec)
+        raise _expected(spec, value)
+    if kind == "str":
+        if isinstance(value, str):
+            return value
+        if not strict and isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+        raise _expected(spec, value)
+    if kind == "literal":
+        choices = spec["choices"]
+        # Compare type and value: True == 1 in Python, but Literal["1"] must not take True.
+        if any(type(choice) is type(value) and choice == value for choice in choices):
+            return value
+        listed = ", ".join(repr(choice) for choice in choices)
+        raise Mismatch(
+            f"{describe(value)} is not one of {listed}", hint=f"valid values: {listed}", wrong_value=True
+        )
+    if kind == "list":
+        if isinstance(value, list):
+            return [_item(item, index, spec["of"]) for index, item in enumerate(value)]
+        if not strict and isinstance(value, str) and spec["of"]["kind"] == "str":
+            return [part.strip() for part in value.split(",") if part.strip()]
+        raise _expected(spec, value)
+    if kind == "dict":
+        if isinstance(value, dict):
+            return value
+        raise _expected(spec, value)
+    if kind == "union":
+        literal_mismatch = None
+        for member in spec["of"]:
+            try:
+                return _convert(value, member, strict=strict)
+            except Mismatch as mismatch:
+                # A value of the literal's type that is not a choice: say which choices, not just "expected".
+                if member["kind"] == "literal" and isinstance(value, str):
+                    literal_mismatch = mismatch
+        raise literal_mismatch or _expected(spec, value)
+    raise Mismatch(f"unsupported type spec {kind!r}")  # only reachable with a corrupt snapshot
+
+
+def _float_from_text(text: str, spec: dict[str, Any]) -> float:
+    try:
+        number = float(text)
+    except ValueError:
+        raise _expected(spec, text) from None
+    if math.isnan(number) or math.isinf(number):
+        raise Mismatch(f"expected a finite float, got {describe(text)}", wrong_value=True)
+    return number
+
+
+def _item(item: Any, index: int, spec: dict[str, Any]) -> Any:
+    try:
+        return coerce(item, spec)
+    except Mismatch as mismatch:
+        raise Mismatch(
+            f"item {index}: {mismatch.reason}", mismatch.hint, wrong_value=mismatch.wrong_value
+        ) from None

@@ -1,0 +1,91 @@
+"""Walk the merged config: reject unknown keys at any depth, check and coerce every value by its type."""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+from primus.errors import ConfigKeyError, ConfigTypeError, ConfigValueError
+from primus.validate import schema
+from primus.validate.coerce import Mismatch, coerce, describe
+from primus.validate.report import Report
+
+#: Keys Primus once read under ``training:`` that TorchTitan 0.2.2 keeps under ``debug:``. Unknown keys used
+#: to be ignored silently, so e.g. DeepSeek runs trained with ``moe_force_load_balance`` quietly off.
+MOVED_TO_DEBUG = ("seed", "deterministic", "deterministic_warn_only", "moe_force_load_balance")
+
+
+def check_tree(config: dict[str, Any], report: Report) -> dict[str, Any]:
+    """``config`` with every value coerced to its field type; problems go to ``report``."""
+    return _walk(config, "", report)
+
+
+def _walk(node: dict[str, Any], prefix: str, report: Report) -> dict[str, Any]:
+    fields = schema.all_fields()
+    sections = schema.sections()
+    out: dict[str, Any] = {}
+    for name, value in node.items():
+        key = f"{prefix}.{name}" if prefix else str(name)
+        if key in sections:
+            if value is None:  # `section: null` (allowed by Primus's merge) means "all defaults"
+                out[name] = {}
+            elif isinstance(value, dict):
+                out[name] = _walk(value, key, report)
+            else:
+                report.add(
+                    ConfigTypeError,
+                    key,
+                    f"'{key}' is a section: expected a mapping of its keys, got {describe(value)}",
+                    value=value,
+                    hint=f"write it as '{key}:' followed by indented keys, e.g. {_example_child(key)}",
+                )
+        elif key in fields:
+            field = fields[key]
+            try:
+                out[name] = coerce(value, field["spec"])
+            except Mismatch as mismatch:
+                error_cls = ConfigValueError if mismatch.wrong_value else ConfigTypeError
+                report.add(
+                    error_cls,
+                    key,
+                    mismatch.reason,
+                    value=value,
+                    hint=mismatch.hint or f"set {key} to a value of type {field['type']}",
+                )
+        else:
+            _unknown_key(str(name), prefix, value, report)
+    return out
+
+
+def _example_child(section: str) -> str:
+    first = schema.children().get(section, ("...",))[0]
+    return f"'{section}.{first}'"
+
+
+def _unknown_key(name: str, parent: str, value: Any, report: Report) -> None:
+    key = f"{parent}.{name}" if parent else name
+    where = f"'{parent}'" if parent else "the module config"
+    siblings = schema.children().get(parent, ())
+    suggestion, hint = _suggest(name, parent, siblings)
+    message = f"Key '{name}' not in {where}."
+    if suggestion:
+        message += f" Did you mean: '{suggestion}'?"
+    report.add(ConfigKeyError, key, message, value=value, hint=hint)
+
+
+def _suggest(name: str, parent: str, siblings: tuple[str, ...]) -> tuple[str | None, str]:
+    """The closest valid key (relative to ``parent``, or a full dotted key elsewhere) and a hint."""
+    if parent == "training" and name in MOVED_TO_DEBUG:
+        return (
+            f"debug.{name}",
+            f"TorchTitan 0.2.2 reads {name} from the debug section: move it to 'debug.{name}'",
+        )
+    close = difflib.get_close_matches(name, siblings, n=1, cutoff=0.6)
+    if close:
+        return close[0], f"rename '{name}' to '{close[0]}'"
+    elsewhere = sorted(key for key in schema.all_fields() if key.rpartition(".")[2] == name)
+    if len(elsewhere) == 1:
+        return elsewhere[0], f"'{name}' belongs to '{elsewhere[0].rpartition('.')[0]}': move it there"
+    listed = ", ".join(siblings)
+    scope = f"'{parent}'" if parent else "the top level"
+    return None, f"valid keys in {scope}: {listed}"

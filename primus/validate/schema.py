@@ -1,0 +1,102 @@
+"""Read-only access to the committed snapshots (``schema.json``, ``registry.json``).
+
+Both files are parsed once, on first use, and shared by every call; nothing here imports torch or
+torchtitan. Dotted keys name fields the way configs and the command line do: ``training.steps``,
+``quantize.linear.float8.recipe_name``; the module-level Primus keys (``trainable`` ...) are top-level names.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from primus.errors import ConfigKeyError
+
+_HERE = Path(__file__).resolve().parent
+
+
+@functools.cache
+def schema() -> dict[str, Any]:
+    """The parsed ``schema.json``: ``sections``, ``fields`` (TorchTitan + Primus) and ``module`` keys."""
+    return json.loads((_HERE / "schema.json").read_text(encoding="utf-8"))
+
+
+@functools.cache
+def registry() -> dict[str, Any]:
+    """The parsed ``registry.json``: ``families`` -> ``flavors``, ``converters``, ``datasets``."""
+    return json.loads((_HERE / "registry.json").read_text(encoding="utf-8"))
+
+
+@functools.cache
+def all_fields() -> dict[str, dict[str, Any]]:
+    """Every leaf field by dotted key: JobConfig sections, the Primus extension, and module-level keys."""
+    return {**schema()["fields"], **schema()["module"]}
+
+
+@functools.cache
+def sections() -> frozenset[str]:
+    """Dotted names of every section and nested section (``training``, ``training.dataloader`` ...)."""
+    return frozenset(schema()["sections"])
+
+
+@functools.cache
+def children() -> dict[str, tuple[str, ...]]:
+    """Valid child names of each section; ``""`` is the top level (sections and module-level keys)."""
+    found: dict[str, set[str]] = {}
+    for dotted in (*sections(), *all_fields()):
+        parent, _, name = dotted.rpartition(".")
+        found.setdefault(parent, set()).add(name)
+    return {parent: tuple(sorted(names)) for parent, names in found.items()}
+
+
+@dataclass(frozen=True)
+class Flavor:
+    """One model flavor as recorded in the registry snapshot (numbers from TorchTitan's ModelArgs)."""
+
+    family: str
+    name: str
+    params: int  # total parameters, counted on the meta device (tied weights once)
+    dim: int
+    n_layers: int
+    n_heads: int | None  # None: the family has no such field
+    n_kv_heads: int | None  # equal to n_heads when the model has no grouped-query attention
+    vocab_size: int
+    max_seq_len: int  # the flavor's own context length (TorchTitan only warns beyond it)
+    moe: bool
+    attn_type: str | None  # "sdpa", "flex" or "varlen"
+
+
+def families() -> dict[str, dict[str, Any]]:
+    return registry()["families"]
+
+
+def flavor(family: str, name: str) -> Flavor | None:
+    """The registry entry of ``family``/``name``, or None when either is unknown."""
+    entry = families().get(family, {}).get("flavors", {}).get(name)
+    return Flavor(family=family, name=name, **entry) if entry is not None else None
+
+
+def converters() -> tuple[str, ...]:
+    """Valid ``model.converters`` names: TorchTitan's registered converters plus Primus's own."""
+    return tuple(registry()["converters"])
+
+
+def field_spec(dotted_key: str) -> dict[str, Any]:
+    """The schema entry of one field; ConfigKeyError naming the key when it does not exist."""
+    try:
+        return all_fields()[dotted_key]
+    except KeyError:
+        raise ConfigKeyError(
+            f"Unknown config key '{dotted_key}'",
+            key=dotted_key,
+            hint="run `primus-cli explain` to list the valid keys",
+        ) from None
+
+
+def default_of(dotted_key: str) -> Any:
+    """The default value of a field (a fresh copy for lists)."""
+    value = field_spec(dotted_key)["default"]
+    return list(value) if isinstance(value, list) else value
