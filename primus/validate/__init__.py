@@ -38,6 +38,7 @@ def validate(
     *,
     preflight: bool = False,
     env: Mapping[str, str] | None = None,
+    host: Any = None,
 ) -> dict[str, Any]:
     """The module config with every value coerced to its schema type (same nesting as ``resolved.config``).
 
@@ -45,7 +46,8 @@ def validate(
     unknown model family/flavor/converter, cross-field rules (parallel degrees vs. world size, heads vs.
     tensor parallelism, seq_len vs. the flavor, warmup vs. steps ...). ``env`` (default ``os.environ``)
     gives the world size: ``WORLD_SIZE``, else ``NNODES * GPUS_PER_NODE``; when neither is set the degree
-    product is not checked. ``preflight=True`` adds the checks about this machine (see ``preflight``).
+    product is not checked. ``preflight=True`` adds the checks about this machine (see ``preflight``);
+    ``host`` (a ``primus.validate.machine.Host``, default: detected) describes the machine for them.
     """
     env = os.environ if env is None else env
     report = Report(resolved)
@@ -54,7 +56,7 @@ def validate(
     if preflight and not report.errors:
         from primus.validate.machine import preflight as run_preflight
 
-        report.errors.extend(run_preflight(config, origin_of=resolved.origin_of, env=env))
+        report.errors.extend(run_preflight(config, origin_of=resolved.origin_of, env=env, host=host))
     if report.errors:
         raise ConfigErrors(report.errors)
     return config

@@ -58,8 +58,9 @@ def _walk(node: dict[str, Any], prefix: str, report: Report) -> dict[str, Any]:
 
 
 def _example_child(section: str) -> str:
-    first = schema.children().get(section, ("...",))[0]
-    return f"'{section}.{first}'"
+    names = schema.children().get(section, ())
+    leaf = next((name for name in names if f"{section}.{name}" in schema.all_fields()), names[0] if names else "")
+    return f"'{section}.{leaf}'"
 
 
 def _unknown_key(name: str, parent: str, value: Any, report: Report) -> None:

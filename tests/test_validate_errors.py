@@ -1,0 +1,539 @@
+"""Every way a config can be wrong gives exactly one error with an exact message, key, file and line.
+
+Each case layers settings on top of a small valid llama3 debugmodel config (primus/validate/testing.py):
+the module preset sets BASE at lines 10-17; a case's first layer sits at lines 20+, a second at 30+;
+command-line values have no line.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import pytest
+
+from primus.errors import ConfigErrors, ConfigKeyError, ConfigTypeError, ConfigValueError
+from primus.validate import validate
+from primus.validate.testing import CLI, EXPERIMENT, MODEL_PRESET, MODULE_PRESET, resolved
+
+
+class Case(NamedTuple):
+    layers: list
+    error: type
+    key: str
+    file: str | None
+    line: int | None
+    message: str
+    env: dict = {}  # noqa: RUF012 (a NamedTuple default, never mutated)
+    hint: str | None = None  # checked only when given
+
+
+CASES = {
+    # ------------------------------------------------------------------ unknown keys, one per layer
+    "unknown-key-in-module-preset": Case(
+        [("module preset", {"training.stpes": 50})],
+        ConfigKeyError,
+        "training.stpes",
+        MODULE_PRESET,
+        20,
+        "Key 'stpes' not in 'training'. Did you mean: 'steps'?",
+        hint="rename 'stpes' to 'steps'",
+    ),
+    "unknown-key-in-model-preset": Case(
+        [("model preset", {"model.n_layers": 126})],  # Primus's llama3.1_405B preset has exactly this
+        ConfigKeyError,
+        "model.n_layers",
+        MODEL_PRESET,
+        20,
+        "Key 'n_layers' not in 'model'.",
+        hint="valid keys in 'model': converters, flavor, hf_assets_path, name, print_after_conversion, "
+        "tokenizer_path",
+    ),
+    "unknown-key-in-overrides": Case(
+        [("overrides", {"optimizer.learning_rate": 1e-4})],
+        ConfigKeyError,
+        "optimizer.learning_rate",
+        EXPERIMENT,
+        20,
+        "Key 'learning_rate' not in 'optimizer'.",
+    ),
+    "unknown-key-on-command-line": Case(
+        [("command line", {"checkpoint.intervall": 5})],
+        ConfigKeyError,
+        "checkpoint.intervall",
+        CLI,
+        None,
+        "Key 'intervall' not in 'checkpoint'. Did you mean: 'interval'?",
+    ),
+    "unknown-key-nested-three-deep": Case(
+        [("overrides", {"quantize.linear.float8.recpie_name": "rowwise"})],
+        ConfigKeyError,
+        "quantize.linear.float8.recpie_name",
+        EXPERIMENT,
+        20,
+        "Key 'recpie_name' not in 'quantize.linear.float8'. Did you mean: 'recipe_name'?",
+    ),
+    "typo-in-section-name": Case(
+        [("overrides", {"trainig.steps": 5})],  # located at the first leaf under the unknown section
+        ConfigKeyError,
+        "trainig",
+        EXPERIMENT,
+        20,
+        "Key 'trainig' not in the module config. Did you mean: 'training'?",
+    ),
+    "key-in-the-wrong-section": Case(
+        [("overrides", {"training.warmup_steps": 5})],
+        ConfigKeyError,
+        "training.warmup_steps",
+        EXPERIMENT,
+        20,
+        "Key 'warmup_steps' not in 'training'. Did you mean: 'lr_scheduler.warmup_steps'?",
+        hint="'warmup_steps' belongs to 'lr_scheduler': move it there",
+    ),
+    "seed-under-training-moved-to-debug": Case(
+        [("overrides", {"training.seed": 42})],
+        ConfigKeyError,
+        "training.seed",
+        EXPERIMENT,
+        20,
+        "Key 'seed' not in 'training'. Did you mean: 'debug.seed'?",
+        hint="TorchTitan 0.2.2 reads seed from the debug section: move it to 'debug.seed'",
+    ),
+    "moe-force-load-balance-under-training": Case(
+        [("overrides", {"training.moe_force_load_balance": True})],
+        ConfigKeyError,
+        "training.moe_force_load_balance",
+        EXPERIMENT,
+        20,
+        "Key 'moe_force_load_balance' not in 'training'. Did you mean: 'debug.moe_force_load_balance'?",
+    ),
+    # ------------------------------------------------------------------------------------- types
+    "int-field-given-a-word": Case(
+        [("overrides", {"training.steps": "fifty"})],
+        ConfigTypeError,
+        "training.steps",
+        EXPERIMENT,
+        20,
+        "expected int, got str 'fifty'",
+        hint="set training.steps to a value of type int",
+    ),
+    "int-field-given-a-bool": Case(
+        [("overrides", {"training.steps": True})],
+        ConfigTypeError,
+        "training.steps",
+        EXPERIMENT,
+        20,
+        "expected int, got bool True",
+    ),
+    "int-field-given-a-float": Case(
+        [("overrides", {"training.steps": 50.5})],
+        ConfigTypeError,
+        "training.steps",
+        EXPERIMENT,
+        20,
+        "expected int, got float 50.5",
+    ),
+    "float-field-given-a-word": Case(
+        [("command line", {"optimizer.lr": "fast"})],
+        ConfigTypeError,
+        "optimizer.lr",
+        CLI,
+        None,
+        "expected float, got str 'fast'",
+    ),
+    "bool-field-given-a-number": Case(
+        [("overrides", {"checkpoint.enable": 1})],
+        ConfigTypeError,
+        "checkpoint.enable",
+        EXPERIMENT,
+        20,
+        "expected bool, got int 1",
+    ),
+    "literal-field-given-an-unknown-choice": Case(
+        [("overrides", {"lr_scheduler.decay_type": "cos"})],
+        ConfigValueError,
+        "lr_scheduler.decay_type",
+        EXPERIMENT,
+        20,
+        "str 'cos' is not one of 'linear', 'sqrt', 'cosine'",
+        hint="valid values: 'linear', 'sqrt', 'cosine'",
+    ),
+    "optional-literal-given-an-unknown-choice": Case(
+        [("overrides", {"quantize.linear.float8.recipe_name": "columnwise"})],
+        ConfigValueError,
+        "quantize.linear.float8.recipe_name",
+        EXPERIMENT,
+        20,
+        "str 'columnwise' is not one of 'tensorwise', 'rowwise', 'rowwise_with_gw_hp'",
+    ),
+    "string-null-is-not-none": Case(
+        [("overrides", {"debug.seed": "null"})],
+        ConfigTypeError,
+        "debug.seed",
+        EXPERIMENT,
+        20,
+        "expected int | None, got str 'null'",
+        hint="the string 'null' is not None: write null unquoted (YAML null) to mean None",
+    ),
+    "yaml-null-for-a-required-int": Case(
+        [("overrides", {"training.steps": None})],
+        ConfigTypeError,
+        "training.steps",
+        EXPERIMENT,
+        20,
+        "expected int, got null",
+    ),
+    "list-item-of-wrong-type": Case(
+        [("overrides", {"checkpoint.exclude_from_loading": ["optimizer", 1.5]})],
+        ConfigTypeError,
+        "checkpoint.exclude_from_loading",
+        EXPERIMENT,
+        20,
+        "item 1: expected str, got float 1.5",
+    ),
+    "section-given-a-scalar": Case(
+        [("overrides", {"training": 5})],
+        ConfigTypeError,
+        "training",
+        EXPERIMENT,
+        20,
+        "'training' is a section: expected a mapping of its keys, got int 5",
+    ),
+    "module-level-sink-level-unknown": Case(
+        [("module preset", {"stderr_sink_level": "VERBOSE"})],
+        ConfigValueError,
+        "stderr_sink_level",
+        MODULE_PRESET,
+        20,
+        "str 'VERBOSE' is not one of 'TRACE', 'DEBUG', 'INFO', 'SUCCESS', 'WARNING', 'ERROR', 'CRITICAL'",
+    ),
+    # ---------------------------------------------------------------------------------- registry
+    "unknown-family": Case(
+        [("overrides", {"model.name": "llama5"})],
+        ConfigKeyError,
+        "model.name",
+        EXPERIMENT,
+        20,
+        "Unknown model family 'llama5'. Did you mean: 'llama4'?",
+        hint="available families: deepseek_v3, gpt_oss, llama3, llama3_ft, llama4, qwen3 "
+        "(`primus-cli models` lists them with flavors)",
+    ),
+    "family-that-needs-a-missing-package": Case(
+        [("overrides", {"model.name": "flux"})],
+        ConfigValueError,
+        "model.name",
+        EXPERIMENT,
+        20,
+        "model family 'flux' cannot be loaded by the installed TorchTitan "
+        "(ModuleNotFoundError: No module named 'transformers')",
+    ),
+    "unknown-flavor": Case(
+        [("model preset", {"model.name": "qwen3", "model.flavor": "9B"})],
+        ConfigKeyError,
+        "model.flavor",
+        MODEL_PRESET,
+        21,
+        "Unknown flavor '9B' for model family 'qwen3'.",
+        hint="available flavors of qwen3: debugmodel, 0.6B, 1.7B, 4B, 8B, 14B, 32B, debugmodel_moe, "
+        "30B-A3B, 235B-A22B",
+    ),
+    "flavor-in-the-wrong-case": Case(
+        [("model preset", {"model.flavor": "8b"})],
+        ConfigKeyError,
+        "model.flavor",
+        MODEL_PRESET,
+        20,
+        "Unknown flavor '8b' for model family 'llama3'. Did you mean: '8B'?",
+    ),
+    "unknown-converter": Case(
+        [("model preset", {"model.converters": ["quantize.linear.fp8"]})],
+        ConfigKeyError,
+        "model.converters",
+        MODEL_PRESET,
+        20,
+        "Unknown converter 'quantize.linear.fp8'. Did you mean: 'quantize.linear.float8'?",
+        hint="valid converters: primus_turbo, quantize.grouped_mm.float8, quantize.grouped_mm.mx, "
+        "quantize.linear.float8, quantize.linear.mx",
+    ),
+    "moe-converter-on-a-dense-model": Case(
+        [("model preset", {"model.converters": ["quantize.grouped_mm.float8"]})],
+        ConfigValueError,
+        "model.converters",
+        MODEL_PRESET,
+        20,
+        "converter 'quantize.grouped_mm.float8' quantizes MoE experts, but llama3 debugmodel has no experts",
+    ),
+    # ------------------------------------------------------------------------------------ ranges
+    "negative-steps": Case(
+        [("overrides", {"training.steps": -5})],
+        ConfigValueError,
+        "training.steps",
+        EXPERIMENT,
+        20,
+        "must be a positive integer (training steps), got -5",
+    ),
+    "zero-local-batch-size": Case(
+        [("command line", {"training.local_batch_size": 0})],
+        ConfigValueError,
+        "training.local_batch_size",
+        CLI,
+        None,
+        "must be a positive integer (sequences per rank per step), got 0",
+    ),
+    "min-lr-factor-above-one": Case(
+        [("overrides", {"lr_scheduler.min_lr_factor": 1.5})],
+        ConfigValueError,
+        "lr_scheduler.min_lr_factor",
+        EXPERIMENT,
+        20,
+        "must lie in [0, 1] (a fraction), got 1.5",
+    ),
+    "negative-parallel-degree": Case(
+        [("overrides", {"parallelism.tensor_parallel_degree": 0})],
+        ConfigValueError,
+        "parallelism.tensor_parallel_degree",
+        EXPERIMENT,
+        20,
+        "parallel degree must be >= 1, got 0",
+    ),
+    # ------------------------------------------------------------------------------- cross-field
+    "degrees-do-not-multiply-to-world-size": Case(
+        [
+            (
+                "overrides",
+                {
+                    "parallelism.data_parallel_replicate_degree": 2,
+                    "parallelism.data_parallel_shard_degree": 2,
+                    "parallelism.tensor_parallel_degree": 2,
+                },
+            )
+        ],
+        ConfigValueError,
+        "parallelism.data_parallel_shard_degree",
+        EXPERIMENT,
+        21,
+        # Invalid: 2 * 2 * 1 * 2 * 1 = 8, not 10
+        "Invalid parallel dims: dp_replicate(2) * dp_shard(2) * cp(1) * tp(2) * pp(1) = 8 != WORLD_SIZE(10), "
+        "from WORLD_SIZE=10",
+        env={"WORLD_SIZE": "10"},
+    ),
+    "leftover-dp-shard-does-not-divide": Case(
+        [("overrides", {"parallelism.tensor_parallel_degree": 4})],
+        ConfigValueError,
+        "parallelism.tensor_parallel_degree",
+        EXPERIMENT,
+        20,
+        # Invalid: 6 ranks cannot be split into groups of tp(4)
+        "data_parallel_shard_degree -1 takes the leftover ranks, but NNODES(1) * GPUS_PER_NODE(6) is not "
+        "divisible by dp_replicate(1) * cp(1) * tp(4) * pp(1) = 4",
+        env={"NNODES": "1", "GPUS_PER_NODE": "6"},
+    ),
+    "world-size-not-a-number": Case(
+        [],
+        ConfigValueError,
+        "WORLD_SIZE",
+        "<environment>",
+        None,
+        "environment variable WORLD_SIZE='eight' is not a positive integer",
+        env={"WORLD_SIZE": "eight"},
+    ),
+    "tp-does-not-divide-heads": Case(
+        [("overrides", {"parallelism.tensor_parallel_degree": 3, "training.seq_len": 258})],
+        ConfigValueError,
+        "parallelism.tensor_parallel_degree",
+        EXPERIMENT,
+        20,
+        "tensor_parallel_degree(3) must divide n_heads(16) of llama3 debugmodel",
+        hint="choose a tensor_parallel_degree among 1, 2, 4, 8, 16",
+    ),
+    "tp-does-not-divide-kv-heads": Case(
+        [("overrides", {"model.name": "qwen3", "parallelism.tensor_parallel_degree": 16})],
+        ConfigValueError,
+        "parallelism.tensor_parallel_degree",
+        EXPERIMENT,
+        21,
+        "tensor_parallel_degree(16) must divide n_kv_heads(8) of qwen3 debugmodel",
+    ),
+    "pipeline-stages-exceed-layers": Case(
+        [("overrides", {"parallelism.pipeline_parallel_degree": 8})],
+        ConfigValueError,
+        "parallelism.pipeline_parallel_degree",
+        EXPERIMENT,
+        20,
+        "pipeline_parallel_degree(8) exceeds the 6 layers of llama3 debugmodel: "
+        "some stages would hold no layer",
+    ),
+    "pipeline-microbatch-does-not-divide-batch": Case(
+        [
+            (
+                "overrides",
+                {
+                    "parallelism.pipeline_parallel_degree": 2,
+                    "parallelism.pipeline_parallel_microbatch_size": 3,
+                },
+            )
+        ],
+        ConfigValueError,
+        "parallelism.pipeline_parallel_microbatch_size",
+        EXPERIMENT,
+        21,
+        "training.local_batch_size(2) must be divisible by pipeline_parallel_microbatch_size(3)",
+    ),
+    "expert-parallel-on-a-dense-model": Case(
+        [("overrides", {"parallelism.expert_parallel_degree": 2})],
+        ConfigValueError,
+        "parallelism.expert_parallel_degree",
+        EXPERIMENT,
+        20,
+        "expert_parallel_degree(2) needs experts, but llama3 debugmodel is not an MoE model",
+    ),
+    "seq-len-beyond-flavor-max": Case(
+        [("overrides", {"model.name": "qwen3", "training.seq_len": 8192})],
+        ConfigValueError,
+        "training.seq_len",
+        EXPERIMENT,
+        21,
+        "seq_len(8192) exceeds max_seq_len(4096) of qwen3 debugmodel",
+        hint="set training.seq_len to at most 4096",
+    ),
+    "seq-len-not-divisible-for-tp-and-cp": Case(
+        [("overrides", {"training.seq_len": 255})],
+        ConfigValueError,
+        "training.seq_len",
+        EXPERIMENT,
+        20,
+        "seq_len(255) must be divisible by tensor_parallel_degree(1) * 2 * context_parallel_degree(1) = 2",
+    ),
+    "context-parallel-with-flex-attention": Case(
+        [("overrides", {"model.flavor": "debugmodel_flex_attn", "parallelism.context_parallel_degree": 2})],
+        ConfigValueError,
+        "parallelism.context_parallel_degree",
+        EXPERIMENT,
+        21,
+        "context parallelism needs SDPA attention, but llama3 debugmodel_flex_attn uses attn_type 'flex'",
+    ),
+    "warmup-longer-than-training": Case(
+        [("overrides", {"lr_scheduler.warmup_steps": 200, "training.steps": 15})],
+        ConfigValueError,
+        "lr_scheduler.warmup_steps",
+        EXPERIMENT,
+        20,
+        "warmup_steps(200) exceeds training.steps(15): the learning rate would never finish warming up",
+    ),
+    "warmup-longer-than-scheduler-total": Case(
+        [("overrides", {"lr_scheduler.total_steps": 5, "lr_scheduler.warmup_steps": 8})],
+        ConfigValueError,
+        "lr_scheduler.warmup_steps",
+        EXPERIMENT,
+        21,
+        "warmup_steps(8) exceeds lr_scheduler.total_steps(5): "
+        "the learning rate would never finish warming up",
+    ),
+    "global-batch-not-a-multiple": Case(
+        [("overrides", {"training.global_batch_size": 6})],
+        ConfigValueError,
+        "training.global_batch_size",
+        EXPERIMENT,
+        20,
+        # Invalid: 6 is not a multiple of local 2 * dp 4 = 8
+        "global_batch_size(6) must be a multiple of local_batch_size(2) * data-parallel degree(4) = 8",
+        env={"WORLD_SIZE": "4"},
+    ),
+    "checkpoint-enabled-with-zero-interval": Case(
+        [("overrides", {"checkpoint.enable": True, "checkpoint.interval": 0})],
+        ConfigValueError,
+        "checkpoint.interval",
+        EXPERIMENT,
+        21,
+        "must be positive (steps between checkpoints) when checkpoint.enable is true, got 0",
+    ),
+    "keep-latest-one-checkpoint": Case(
+        [("overrides", {"checkpoint.keep_latest_k": 1})],
+        ConfigValueError,
+        "checkpoint.keep_latest_k",
+        EXPERIMENT,
+        20,
+        "must be 0 (keep all) or at least 2, got 1",
+    ),
+    "selective-ac-option-not-op-or-number": Case(
+        [("overrides", {"activation_checkpoint.selective_ac_option": "every2"})],
+        ConfigValueError,
+        "activation_checkpoint.selective_ac_option",
+        EXPERIMENT,
+        20,
+        "'every2' is neither 'op' nor a positive layer interval like '2'",
+    ),
+    "compile-unknown-component": Case(
+        [("overrides", {"compile.components": ["model", "optimizer"]})],
+        ConfigValueError,
+        "compile.components",
+        EXPERIMENT,
+        20,
+        "unknown component(s) 'optimizer'",
+    ),
+    "foreign-custom-config-module": Case(
+        [("overrides", {"experimental.custom_args_module": "my_team.extension"})],
+        ConfigValueError,
+        "experimental.custom_args_module",
+        EXPERIMENT,
+        20,
+        "custom config module 'my_team.extension' is not known to the validator, "
+        "so its keys cannot be checked",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
+def test_invalid_config_gives_one_exact_error(case: Case) -> None:
+    with pytest.raises(ConfigErrors) as caught:
+        validate(resolved(*case.layers), env=case.env)
+    assert [type(e) for e in caught.value.errors] == [case.error], caught.value.format()
+    (error,) = caught.value.errors
+    assert (error.key, error.file, error.line, error.message) == (
+        case.key,
+        case.file,
+        case.line,
+        case.message,
+    )
+    if case.hint is not None:
+        assert error.hint == case.hint
+
+
+def test_every_problem_is_reported_in_one_pass() -> None:
+    layers = [
+        ("overrides", {"training.stpes": 5, "training.steps": "fifty", "model.flavor": "huge"}),
+        ("command line", {"lr_scheduler.decay_type": "cos", "trainig.seq_len": 8}),
+    ]
+    with pytest.raises(ConfigErrors) as caught:
+        validate(resolved(*layers), env={})
+    assert sorted(e.key for e in caught.value.errors) == [
+        "lr_scheduler.decay_type",
+        "model.flavor",
+        "trainig",
+        "training.steps",
+        "training.stpes",
+    ]
+    assert str(caught.value).splitlines()[0] == (
+        f"{EXPERIMENT}:21: training.steps: expected int, got str 'fifty'"
+    )
+
+
+def test_errors_are_config_errors_with_exit_code_2() -> None:
+    with pytest.raises(ConfigErrors) as caught:
+        validate(resolved(("overrides", {"training.steps": -1})), env={})
+    assert caught.value.exit_code == 2
+    (error,) = caught.value.errors
+    assert isinstance(error, ValueError)
+    assert error.value == -1
+    assert error.format() == (
+        f"{EXPERIMENT}:20: training.steps: must be a positive integer (training steps), got -1\n"
+        "  hint: set training.steps to 1 or more"
+    )
+
+
+def test_a_rejected_value_does_not_cascade_into_cross_field_errors() -> None:
+    # tp "two" is one type error; the heads/seq_len/world-size checks that need tp are skipped.
+    with pytest.raises(ConfigErrors) as caught:
+        validate(
+            resolved(("overrides", {"parallelism.tensor_parallel_degree": "two"})), env={"WORLD_SIZE": "3"}
+        )
+    assert [e.key for e in caught.value.errors] == ["parallelism.tensor_parallel_degree"]
