@@ -59,7 +59,8 @@ def _walk(node: dict[str, Any], prefix: str, report: Report) -> dict[str, Any]:
 
 def _example_child(section: str) -> str:
     names = schema.children().get(section, ())
-    leaf = next((name for name in names if f"{section}.{name}" in schema.all_fields()), names[0] if names else "")
+    fields = schema.all_fields()
+    leaf = next((name for name in names if f"{section}.{name}" in fields), names[0] if names else "")
     return f"'{section}.{leaf}'"
 
 

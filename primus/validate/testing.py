@@ -1,4 +1,4 @@
-"""Build ResolvedExperiment objects by hand, for tests of the validator and of later stages (no YAML involved).
+"""Build ResolvedExperiment objects by hand, for validator tests and later stages (no YAML involved)."""
 
 from __future__ import annotations
 
