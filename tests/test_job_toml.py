@@ -1,4 +1,4 @@
-"""job_config.toml writer: what goes in, what stays out, null handling, and TorchTitan's own loader reading it."""
+"""job_config.toml writer: what goes in, what stays out, nulls, and TorchTitan's own loader reading it."""
 
 from __future__ import annotations
 
@@ -37,7 +37,12 @@ def sample_config() -> dict[str, Any]:
             "tokenizer_path": None,  # default None: omitted
         },
         "optimizer": {"name": "AdamW", "lr": 8.0e-4, "eps": 1.0e-8, "weight_decay": 0.1},
-        "lr_scheduler": {"warmup_steps": 2, "decay_ratio": None, "decay_type": "linear", "min_lr_factor": 0.0},
+        "lr_scheduler": {
+            "warmup_steps": 2,
+            "decay_ratio": None,
+            "decay_type": "linear",
+            "min_lr_factor": 0.0,
+        },
         "training": {
             "mock_data": True,  # Primus extension field
             "dataset": "c4_test",
@@ -82,17 +87,21 @@ def test_none_with_none_default_is_omitted():
 
 def test_sections_keep_torchtitan_order_and_primus_turbo_comes_last():
     data = job_toml_data(sample_config())
-    assert list(data)[0] == "job"
-    assert list(data)[-1] == "primus_turbo"
-    assert list(data).index("model") < list(data).index("training") < list(data).index("debug")
+    order = list(data)
+    assert (order[0], order[-1]) == ("job", "primus_turbo")
+    assert order.index("model") < order.index("training") < order.index("debug")
 
 
 @pytest.mark.parametrize(
     ("job", "experimental", "config_extra", "expected"),
     [
-        pytest.param({}, {"custom_args_module": EXTENSION}, {}, EXTENSION, id="deprecated-field-copied-to-job"),
+        pytest.param(
+            {}, {"custom_args_module": EXTENSION}, {}, EXTENSION, id="deprecated-field-copied-to-job"
+        ),
         pytest.param({"custom_config_module": "my.ext"}, {}, {}, "my.ext", id="job-field-kept"),
-        pytest.param({}, {}, {"primus_turbo": {"enable_primus_turbo": False}}, EXTENSION, id="turbo-implies-ext"),
+        pytest.param(
+            {}, {}, {"primus_turbo": {"enable_primus_turbo": False}}, EXTENSION, id="turbo-implies-ext"
+        ),
         pytest.param({}, {}, {"training": {"mock_data": True}}, EXTENSION, id="mock-data-implies-extension"),
     ],
 )
@@ -220,3 +229,40 @@ def test_torchtitan_config_manager_loads_every_value(torchtitan_config, tmp_path
         compared += 1
     assert compared == 49  # every leaf of sample_config() outside the module-level keys
     assert job_config.job.custom_config_module == EXTENSION
+
+
+REPO = Path(__file__).resolve().parent.parent
+#: The CPU examples plus one dense, one FP8 (quantize sections) and one MoE experiment of the MI300X set.
+EXAMPLES = [
+    *sorted((REPO / "examples/torchtitan/configs/CPU").glob("*.yaml")),
+    *(
+        REPO / "examples/torchtitan/configs/MI300X" / name
+        for name in (
+            "qwen3_8B-BF16-pretrain.yaml",
+            "llama3.1_8B-FP8-pretrain.yaml",
+            "llama4_17Bx16E-BF16-pretrain.yaml",
+        )
+    ),
+]
+
+
+@pytest.mark.parametrize("experiment", EXAMPLES, ids=[f"{p.parent.name}/{p.stem}" for p in EXAMPLES])
+def test_every_example_experiment_round_trips_through_config_manager(torchtitan_config, tmp_path, experiment):
+    from primus.config import load_experiment
+    from primus.validate import validate
+
+    config_manager_cls, _ = torchtitan_config
+    config = validate(load_experiment(experiment, env={}))
+    path = tmp_path / "job_config.toml"
+    write_job_toml(path, config)
+
+    job_config = config_manager_cls().parse_args(["--job.config_file", str(path)])
+
+    sections = {k: v for k, v in config.items() if isinstance(v, dict)}
+    mismatches = {
+        dotted: (expected, _attr(job_config, dotted))
+        for dotted, expected in _leaves(sections)
+        if _attr(job_config, dotted) != expected
+    }
+    assert mismatches == {}
+    assert not set(config) - set(sections) & set(job_toml_data(config))  # module-level keys stay out
