@@ -9,13 +9,18 @@ This project differs from Primus only where docs/notes list a deliberate differe
 deep-merged, dotted override keys expanded, values coerced to their field types); none of those changes a
 value in the experiments checked here.
 
-Known incompatibilities, each asserted exactly so the test fails when the situation changes:
+Experiments this project rejects, each asserted exactly (key, file, line, message) so the test fails when
+the situation changes:
 - ``llama3.1_405B*.yaml`` set ``model.n_layers: 126``. TorchTitan 0.2.2's ``model`` section has no
   ``n_layers`` field (Primus accepts it because it accepts any key, and a Primus runtime patch copies extra
   ``model.*`` keys into the flavor's ModelArgs). 126 is already the 405B flavor's depth, so the key changes
   nothing; validation rejects it as an unknown key rather than silently passing architecture edits through.
-- ``llama3.2_1B.yaml`` names flavor ``1B``, which TorchTitan 0.2.2's llama3 registry does not have. No Primus
-  experiment uses it.
+- ``deepseek_v3_*.yaml`` set ``lr_scheduler.warmup_steps: 200`` with ``training.steps: 15``. TorchTitan 0.2.2
+  accepts that and clamps the warmup to 15 steps with a log warning, so the schedule written never happens;
+  this project's cross-field check rejects it (a deliberate difference, like unknown keys). With
+  ``--lr_scheduler.warmup_steps 15`` on the command line they validate (tested below).
+- ``llama3.2_1B.yaml`` (a model preset no experiment uses) names flavor ``1B``, which TorchTitan 0.2.2's
+  llama3 registry does not have.
 """
 
 from __future__ import annotations
@@ -38,10 +43,26 @@ pytestmark = pytest.mark.skipif(
 #: Empty environment: every ${VAR:default} takes its default, whatever the test runner's environment holds.
 NO_ENV: dict[str, str] = {}
 
-#: Experiments that cannot validate against TorchTitan 0.2.2, with the dotted key that makes them fail.
+_WARMUP = (
+    "lr_scheduler.warmup_steps",
+    "warmup_steps(200) exceeds training.steps(15): the learning rate would never finish warming up",
+)
+_N_LAYERS = ("model.n_layers", "Key 'n_layers' not in 'model'.")
+
+#: Experiments validation rejects: file -> [(dotted key, file of the value, line, message)].
 REJECTED = {
-    "llama3.1_405B-BF16-pretrain.yaml": "model.n_layers",
-    "llama3.1_405B-FP8-pretrain.yaml": "model.n_layers",
+    "llama3.1_405B-BF16-pretrain.yaml": [(_N_LAYERS[0], "llama3.1_405B.yaml", 9, _N_LAYERS[1])],
+    "llama3.1_405B-FP8-pretrain.yaml": [(_N_LAYERS[0], "llama3.1_405B-fp8.yaml", 9, _N_LAYERS[1])],
+    **{
+        name: [(_WARMUP[0], name, 35, _WARMUP[1])]
+        for name in (
+            "deepseek_v3_16b-BF16-pretrain.yaml",
+            "deepseek_v3_16b-FP8-pretrain.yaml",
+            "deepseek_v3_236b-BF16-pretrain.yaml",
+            "deepseek_v3_236b-FP8-pretrain.yaml",
+            "deepseek_v3_671b-pretrain.yaml",
+        )
+    },
 }
 
 #: Model presets whose flavor TorchTitan 0.2.2 does not register: preset file -> (family, flavor).
@@ -421,7 +442,9 @@ def test_reference_experiment_resolves_to_the_values_primus_gives(example, model
     }
 
 
-@pytest.mark.parametrize("example, model_preset, exp_name, want", KEY_BY_KEY)
+@pytest.mark.parametrize(
+    "example, model_preset, exp_name, want", [p for p in KEY_BY_KEY if p.values[0] not in REJECTED]
+)
 def test_reference_experiment_validates_to_the_same_values_with_their_field_types(
     example, model_preset, exp_name, want
 ):
@@ -480,17 +503,31 @@ def test_reference_experiment_takes_envelope_values_from_the_environment():
     )
 
 
-@pytest.mark.parametrize("example, key", sorted(REJECTED.items()))
-def test_reference_405B_experiments_are_rejected_for_the_key_torchtitan_lacks(example, key):
+@pytest.mark.parametrize("example, problems", sorted(REJECTED.items()))
+def test_reference_experiment_is_rejected_only_for_its_known_problem(example, problems):
     from primus.errors import ConfigErrors
     from primus.validate import validate
 
-    resolved = load(example)
     with pytest.raises(ConfigErrors) as caught:
-        validate(resolved)
-    problems = [(error.key, Path(error.file or "").name, error.line) for error in caught.value.errors]
-    preset = resolved.model_preset
-    assert problems == [(key, preset, 9)]
+        validate(load(example))
+    got = [(e.key, Path(e.file or "").name, e.line, e.message) for e in caught.value.errors]
+    assert got == problems
+
+
+def test_reference_deepseek_experiment_validates_once_warmup_fits_the_steps():
+    from primus.config import load_experiment
+    from primus.validate import validate
+
+    resolved = load_experiment(
+        EXAMPLES / "deepseek_v3_16b-FP8-pretrain.yaml",
+        ["--lr_scheduler.warmup_steps", "15"],
+        env=NO_ENV,
+        configs_root=CONFIGS_ROOT,
+    )
+    got = flatten(validate(resolved))
+    want = {**DEEPSEEK_V3_16B_FP8, "lr_scheduler.warmup_steps": 15}
+    assert {key: got[key] for key in want} == want
+    assert resolved.origin_of("lr_scheduler.warmup_steps").layer == "command line"
 
 
 def test_reference_model_presets_name_registered_flavors_except_the_known_ones(torchtitan_flavors):
