@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import difflib
 import shlex
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,8 +82,8 @@ def _display_path(path: Path) -> Path:
 def find_experiment(exp: str, *, platform: str = DEFAULT_PLATFORM, root: Path = Path()) -> Path:
     """The experiment file ``exp`` refers to (see the module docstring for the rules).
 
-    ``root`` holds ``examples/``; a path is taken relative to the working directory. Returns ``exp`` itself
-    for a path, else the found file (relative to the working directory when under it). Raises
+    ``root`` holds ``examples/``; a path is taken relative to the working directory, else to ``root``.
+    Returns the path of the file (relative to the working directory when under it). Raises
     ExperimentNotFound (exit code 2) for a missing file, an unknown name or an ambiguous one.
     """
     exp = str(exp).strip()
@@ -92,6 +93,9 @@ def find_experiment(exp: str, *, platform: str = DEFAULT_PLATFORM, root: Path = 
         )
     if is_path_like(exp):
         path = Path(exp)
+        if not path.is_file() and not path.is_absolute() and (root / path).is_file():
+            # Run with --directory elsewhere: the shipped default is relative to the workflow folder.
+            return _display_path(root / path)
         if not path.is_file():
             raise ExperimentNotFound(
                 f"experiment file {exp} does not exist",
@@ -134,6 +138,14 @@ def find_experiment(exp: str, *, platform: str = DEFAULT_PLATFORM, root: Path = 
         candidates=close or list(names),
         hint=f"{did_you_mean}available on {platform}: {', '.join(names)}",
     )
+
+
+def primus_cli_command(configured: str = "") -> str:
+    """The command the rules run for primus-cli: ``configured`` when set, else this Python with ``-m
+    primus.cli`` (the interpreter running Snakemake already imports primus, activated venv or not)."""
+    if configured:
+        return configured
+    return f"{shlex.quote(sys.executable)} -m primus.cli"
 
 
 # ---------------------------------------------------------------------------------------------- plan
@@ -199,11 +211,9 @@ class RunPlan:
 
     def bundle_for_image(self, image_id: str) -> Path:
         """The bundle path once the container image is known (same recipe as ``primus-cli resolve``)."""
-        from primus.bundle import compute_bundle_path
+        from primus.bundle import bundle_path
 
-        return Path(
-            compute_bundle_path(self.resolved, self.config, runs_dir=self.runs_dir, image_id=image_id)
-        )
+        return Path(bundle_path(self.resolved, self.config, runs_dir=self.runs_dir, image_id=image_id))
 
 
 def _overrides(value: Any) -> tuple[str, ...]:
@@ -220,7 +230,7 @@ def plan_run(workflow_config: Mapping[str, Any], *, root: Path = Path()) -> RunP
     ``workflow_config`` is Snakemake's ``config`` after schema validation (keys: exp, platform, runtime,
     runs_dir, overrides, slurm). Raises PrimusError subclasses with file:line for any config problem.
     """
-    from primus.bundle import compute_bundle_path
+    from primus.bundle import bundle_path
     from primus.config import load_experiment
     from primus.validate import validate
 
@@ -241,7 +251,7 @@ def plan_run(workflow_config: Mapping[str, Any], *, root: Path = Path()) -> RunP
     runs_dir = Path(str(workflow_config.get("runs_dir", DEFAULT_RUNS_DIR)))
     resolved = load_experiment(experiment, overrides)
     config = validate(resolved)
-    host_bundle = Path(compute_bundle_path(resolved, config, runs_dir=runs_dir, image_id=None))
+    host_bundle = Path(bundle_path(resolved, config, runs_dir=runs_dir, image_id=None))
     slurm = dict(workflow_config.get("slurm") or {})
     resources = SlurmResources(
         **{k: int(v) for k, v in slurm.items() if k in SlurmResources.__dataclass_fields__}

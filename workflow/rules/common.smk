@@ -8,7 +8,7 @@ from pathlib import Path
 from snakemake.utils import validate
 
 from primus.errors import PrimusError
-from primus.workflow import plan_run, train_shell
+from primus.workflow import plan_run, primus_cli_command, train_shell
 
 validate(config, schema="../schemas/config.schema.yaml")
 
@@ -22,7 +22,7 @@ except PrimusError as error:
 RUNS = str(PLAN.runs_dir)
 WORK = f"{RUNS}/.workflow/{{exp_name}}"
 BUNDLE = f"{RUNS}/{{exp_name}}/{{bundle_hash}}"
-CLI = config["primus_cli"]
+CLI = primus_cli_command(config["primus_cli"])
 EXP_ARGS = shlex.join([str(PLAN.experiment), *PLAN.overrides])
 
 

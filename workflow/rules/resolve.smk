@@ -15,6 +15,8 @@ rule resolve_experiment:
         exp=EXP_ARGS,
         bundle=BUNDLE,
     shell:
+        # Snakemake creates the (empty) bundle folder for the output; freeze wants to create it itself.
+        "rmdir {params.bundle} 2>/dev/null || true; "
         "frozen=$({params.cli} resolve --freeze --runs-dir {params.runs_dir} {params.image} {params.exp} "
         "2> {log}) || {{ cat {log} >&2; exit 2; }}; echo \"$frozen\" >> {log}; "
         'test "$frozen" = {params.bundle} || {{ echo "froze $frozen, planned {params.bundle}" >&2; exit 1; }}'
