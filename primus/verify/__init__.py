@@ -1,10 +1,9 @@
 """The verify stage: judge a finished (or failed) training run from its bundle.
 
 ``verify(bundle)`` reads ``resolved.yaml`` and ``train/metrics.jsonl``, runs the checks below, and writes
-``verify/verdict.json``, ``verify/report.md``, ``verify/report.html``, ``verify/caption.rst`` and
-``verify/loss.png`` all at once (see ``primus.verify.outputs``). It returns the ``Verdict`` whether or not the
-run passed; ``verify_or_raise`` is the CLI's helper that turns a failed verdict into ``VerificationFailed``
-(exit status 1).
+``verify/report.md``, ``report.html``, ``caption.rst``, ``loss.png`` and, last, ``verdict.json`` (see
+``primus.verify.outputs``). It returns the ``Verdict`` whether or not the run passed; ``verify_or_raise``
+is the CLI's helper that turns a failed verdict into ``VerificationFailed`` (exit status 1).
 
 Checks, in order:
 
@@ -33,7 +32,7 @@ from primus.verify import checks
 from primus.verify.checkpoint import checkpoint_loads
 from primus.verify.compare import DEFAULT_RELATIVE_TOLERANCE, compare_losses, default_tolerance
 from primus.verify.metrics import MetricsLog, read_metrics
-from primus.verify.outputs import replace_directory
+from primus.verify.outputs import write_outputs
 from primus.verify.report import caption_rst, render_html, render_loss_plot, render_markdown
 from primus.verify.settings import RunSettings, read_settings
 from primus.verify.verdict import Check, Verdict
@@ -90,7 +89,7 @@ def verify(bundle: Path, *, against: Path | None = None, tolerance: float | None
         other=other_log,
         other_name=other_name,
     )
-    replace_directory(
+    write_outputs(
         bundle / "verify",
         {
             "verdict.json": (json.dumps(verdict.to_json(), indent=2, allow_nan=False) + "\n").encode(),
@@ -99,6 +98,7 @@ def verify(bundle: Path, *, against: Path | None = None, tolerance: float | None
             "caption.rst": caption_rst(verdict, title=title).encode(),
             "loss.png": png,
         },
+        seal="verdict.json",
     )
     return verdict
 

@@ -1,53 +1,48 @@
-"""Writing a stage's output folder all at once: readers see the old folder or the new one, never a mix.
+"""Writing the verify outputs so that a reader never sees a half-written or mismatched set.
 
-The files are written into a hidden staging folder beside the target and swapped in by renames, which are
-atomic within one file system. A crash leaves at most a hidden ``.verify.partial-*`` or ``.verify.old-*``
-folder behind, never a ``verify/verdict.json`` without its report.
+Each file is written to a hidden temporary file beside its target and renamed over it (atomic within one
+file system). ``verdict.json`` is the set's seal: any previous one is removed before the other files are
+replaced, and the new one is written last, so a ``verdict.json`` on disk always belongs to the report and
+plot beside it. Other files in the folder (the workflow's ``verify_run.log``, which ``tee`` is writing while
+verify runs) are left alone, which is why the folder is not swapped as a whole.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
-import uuid
 from collections.abc import Mapping
 from pathlib import Path
 
 from primus.errors import BundleError
 
 
-def replace_directory(target: Path, files: Mapping[str, bytes]) -> None:
-    """Make ``target`` a folder holding exactly ``files`` (name -> content), replacing any previous one."""
-    if target.exists() and not target.is_dir():
+def write_outputs(folder: Path, files: Mapping[str, bytes], *, seal: str) -> None:
+    """Write ``files`` (name -> content) into ``folder``, ``seal`` last; ``seal`` must be one of ``files``."""
+    if folder.exists() and not folder.is_dir():
         raise BundleError(
             "expected a folder here, found a file",
-            file=str(target),
+            file=str(folder),
             hint="remove it; verify writes its outputs into this folder",
         )
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
-    try:
-        os.chmod(staging, 0o755)  # mkdtemp makes it private; the outputs are meant to be shared and read
-        for name, data in files.items():
-            with open(staging / name, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-        _swap_in(staging, target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / seal).unlink(missing_ok=True)
+    for name, data in files.items():
+        if name != seal:
+            write_atomically(folder / name, data)
+    write_atomically(folder / seal, files[seal])
 
 
-def _swap_in(staging: Path, target: Path) -> None:
-    if not target.exists():
-        os.replace(staging, target)
-        return
-    old = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
-    os.replace(target, old)
+def write_atomically(path: Path, data: bytes) -> None:
+    """Replace ``path`` by a file holding ``data``; on any failure the old file (if any) stays as it was."""
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
     try:
-        os.replace(staging, target)
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.chmod(temporary, 0o644)  # mkstemp makes it private; reports are meant to be read by others
+        os.replace(temporary, path)
     except BaseException:
-        os.replace(old, target)  # put the previous outputs back rather than leave none
+        Path(temporary).unlink(missing_ok=True)
         raise
-    shutil.rmtree(old, ignore_errors=True)

@@ -124,7 +124,7 @@ def render_loss_plot(
     axes.grid(True, alpha=0.3)
     if axes.get_legend_handles_labels()[0]:
         axes.legend()
-    figure.tight_layout()
+    figure.subplots_adjust(left=0.09, right=0.98, top=0.92, bottom=0.11)  # fixed: tight_layout draws twice
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     return buffer.getvalue()

@@ -6,6 +6,7 @@ back by tools that know nothing of this package.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -32,7 +33,7 @@ class Check:
             raise ValueError(f"check {self.name!r}: status {self.status!r} is not one of {STATUSES}")
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "status": self.status, "message": self.message, **self.details}
+        return {"name": self.name, "status": self.status, "message": self.message, **json_safe(self.details)}
 
 
 @dataclass(frozen=True)
@@ -62,5 +63,17 @@ class Verdict:
         return {
             "passed": self.passed,
             "checks": [check.to_json() for check in self.checks],
-            "summary": self.summary,
+            "summary": json_safe(self.summary),
         }
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with every NaN/infinite float written as ``"nan"``/``"inf"``/``"-inf"`` (JSON has no
+    literal for them; metrics.jsonl uses the same strings)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {key: json_safe(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(item) for item in value]
+    return value
