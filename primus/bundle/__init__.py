@@ -13,8 +13,8 @@ from primus.bundle.check import (
     load_bundle,
 )
 from primus.bundle.diff import MISSING, KeyDiff, diff_bundles, format_diff
-from primus.bundle.writer import freeze, render_bundle
 from primus.bundle.hashing import bundle_path, compute_hash
+from primus.bundle.writer import freeze, render_bundle
 
 __all__ = [
     "MISSING",

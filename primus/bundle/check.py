@@ -113,9 +113,17 @@ def _read_manifest(bundle: Path) -> dict[str, Any]:
 
 def _hash_problems(bundle: Path, manifest: dict[str, Any]) -> list[BundleProblem]:
     """Rebuild the hash from the frozen content; catches a file edited together with its manifest entry."""
-    document = _load_yaml(bundle / RESOLVED)
-    lock = json.loads((bundle / LOCK).read_text(encoding="utf-8"))
-    runtime = lock.get("runtime") or {}
+    try:
+        document = _load_yaml(bundle / RESOLVED)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+        return [BundleProblem(RESOLVED, f"unreadable: {error}")]
+    try:
+        lock = json.loads((bundle / LOCK).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        return [BundleProblem(LOCK, f"unreadable: {error}")]
+    if not isinstance(lock, dict):
+        return [BundleProblem(LOCK, "is not a JSON object")]
+    runtime = lock.get("runtime") if isinstance(lock.get("runtime"), dict) else {}
     rebuilt = hash_of(
         hash_material(document, lock.get("env", {}), lock.get("packages", {}), runtime.get("image_id"))
     )
