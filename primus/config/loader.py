@@ -231,10 +231,11 @@ def _check_envelope(document: LineDict, file: str) -> list[PrimusError]:
             continue
         value = document[key]
         origin_file, line = document.origin_of(key)
-        if not isinstance(value, str) or not value.strip():
+        needs_text = key in ("exp_name", "workspace")  # both become paths; the others are labels
+        if not isinstance(value, str) or (needs_text and not value.strip()):
             errors.append(
                 ConfigTypeError(
-                    f"must be a non-empty string, got {value!r}",
+                    f"must be a {'non-empty ' if needs_text else ''}string, got {value!r}",
                     file=origin_file,
                     line=line,
                     key=key,

@@ -40,8 +40,18 @@ class CliOverride:
             child = LineDict(COMMAND_LINE, 0)
             node[part] = child
             node = child
-        node[parts[-1]] = self.value
+        node[parts[-1]] = _as_line_dicts(self.value)
         return root
+
+
+def _as_line_dicts(value: Any) -> Any:
+    """A mapping value (``--optimizer '{name: SGD}'``) as LineDicts, so it deep-merges like a YAML layer."""
+    if not isinstance(value, dict):
+        return value
+    tree = LineDict(COMMAND_LINE, 0)
+    for key, item in value.items():
+        tree[str(key)] = _as_line_dicts(item)
+    return tree
 
 
 def parse_cli_overrides(args: Sequence[str]) -> list[CliOverride]:
