@@ -136,8 +136,8 @@ def preflight(
             "model.converters",
             "converter 'primus_turbo' is requested but the primus_turbo package is not importable here",
             converters,
-            "Primus-Turbo exists only for ROCm GPUs: run inside the ROCm container runtime "
-            "(`primus-cli ... --runtime container`), or remove 'primus_turbo' from model.converters",
+            "Primus-Turbo exists only for ROCm GPUs: train inside the ROCm container "
+            "(snakemake train --config runtime=container ...), or remove 'primus_turbo' from model.converters",
         )
 
     if not _get(config, "training.mock_data"):

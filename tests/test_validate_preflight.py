@@ -1,0 +1,128 @@
+"""Preflight: what stops a valid config from running on THIS machine (assets, primus_turbo, memory)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from primus.errors import ConfigErrors
+from primus.validate import preflight, validate
+from primus.validate.machine import Host, PreflightError
+from primus.validate.testing import EXPERIMENT, resolved
+
+GPU_HOST = Host(accelerator="rocm", memory_bytes=64 * 2**30)
+SMALL_CPU_HOST = Host(accelerator=None, memory_bytes=16 * 2**30)
+
+
+def _config(**sections: dict) -> dict:
+    config = {"model": {"name": "llama3", "flavor": "debugmodel"}, "training": {"mock_data": True}}
+    for name, values in sections.items():
+        config.setdefault(name, {}).update(values)
+    return config
+
+
+def _messages(errors: list[PreflightError]) -> list[tuple[str, str]]:
+    return [(e.key, e.message) for e in errors]
+
+
+def test_mock_data_debug_model_on_a_cpu_host_passes(tmp_path: Path) -> None:
+    assert preflight(_config(), env={}, host=SMALL_CPU_HOST, base_dir=tmp_path) == []
+
+
+def test_primus_turbo_converter_without_the_package_points_at_the_container() -> None:
+    errors = preflight(_config(model={"converters": ["primus_turbo"]}), env={}, host=GPU_HOST)
+    assert _messages(errors) == [
+        (
+            "model.converters",
+            "converter 'primus_turbo' is requested but the primus_turbo package is not importable here",
+        )
+    ]
+    assert errors[0].hint == (
+        "Primus-Turbo exists only for ROCm GPUs: train inside the ROCm container "
+        "(snakemake train --config runtime=container ...), or remove 'primus_turbo' from model.converters"
+    )
+
+
+def test_missing_dataset_path_is_an_error(tmp_path: Path) -> None:
+    assets = tmp_path / "tok"
+    assets.mkdir()
+    config = _config(
+        training={"mock_data": False, "dataset_path": "data/c4_small"}, model={"hf_assets_path": str(assets)}
+    )
+    errors = preflight(config, env={}, host=GPU_HOST, base_dir=tmp_path)
+    assert _messages(errors) == [
+        ("training.dataset_path", "dataset path 'data/c4_small' does not exist on this machine")
+    ]
+
+
+def test_hub_dataset_without_a_local_path_is_an_error(tmp_path: Path) -> None:
+    assets = tmp_path / "tok"
+    assets.mkdir()
+    config = _config(training={"mock_data": False, "dataset": "c4"}, model={"hf_assets_path": str(assets)})
+    errors = preflight(config, env={}, host=GPU_HOST, base_dir=tmp_path)
+    assert _messages(errors) == [
+        (
+            "training.dataset",
+            "dataset 'c4' would be read from 'allenai/c4', which is not on this machine "
+            "(nothing is downloaded at train time)",
+        )
+    ]
+
+
+def test_hf_assets_missing_everywhere_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    config = _config(
+        training={"mock_data": False, "dataset_path": "data"}, model={"hf_assets_path": "Qwen/Qwen3-8B"}
+    )
+    cache = tmp_path / "hub"
+    errors = preflight(config, env={"HF_HUB_CACHE": str(cache)}, host=GPU_HOST, base_dir=tmp_path)
+    assert _messages(errors) == [
+        (
+            "model.hf_assets_path",
+            "tokenizer assets 'Qwen/Qwen3-8B' are neither a local directory nor in the local Hugging Face "
+            f"cache ({cache})",
+        )
+    ]
+
+
+def test_hf_assets_found_in_the_local_hf_cache(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    (tmp_path / "hub/models--Qwen--Qwen3-8B/snapshots/abc123").mkdir(parents=True)
+    config = _config(
+        training={"mock_data": False, "dataset_path": "data"}, model={"hf_assets_path": "Qwen/Qwen3-8B"}
+    )
+    env = {"HF_HOME": str(tmp_path)}  # HF_HOME/hub is the cache when HF_HUB_CACHE is unset
+    assert preflight(config, env=env, host=GPU_HOST, base_dir=tmp_path) == []
+
+
+def test_model_too_large_for_a_cpu_only_host_says_the_numbers() -> None:
+    errors = preflight(_config(model={"flavor": "8B"}), env={}, host=SMALL_CPU_HOST)
+    assert _messages(errors) == [
+        (
+            "model.flavor",
+            "not enough memory to train llama3 8B on this CPU-only host: 8,030,261,248 parameters * 16 bytes "
+            "(AdamW, fp32) = 119.7 GiB needed, 16.0 GiB of RAM present",
+        )
+    ]
+
+
+def test_large_model_on_a_gpu_host_is_not_a_memory_error() -> None:
+    assert preflight(_config(model={"flavor": "8B"}), env={}, host=GPU_HOST) == []
+
+
+def test_validate_with_preflight_raises_located_errors() -> None:
+    experiment = resolved(("overrides", {"model.flavor": "70B", "training.seq_len": 256}))
+    with pytest.raises(ConfigErrors) as caught:
+        validate(experiment, preflight=True, env={}, host=SMALL_CPU_HOST)
+    (error,) = caught.value.errors
+    assert isinstance(error, PreflightError)
+    assert (error.key, error.file, error.line) == ("model.flavor", EXPERIMENT, 20)
+    assert error.message.startswith("not enough memory to train llama3 70B")
+
+
+def test_validate_skips_preflight_while_the_config_itself_is_invalid() -> None:
+    experiment = resolved(("overrides", {"model.flavor": "70B", "training.steps": 0}))
+    with pytest.raises(ConfigErrors) as caught:
+        validate(experiment, preflight=True, env={}, host=SMALL_CPU_HOST)
+    assert [e.key for e in caught.value.errors] == ["training.steps"]
