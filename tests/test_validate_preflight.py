@@ -40,7 +40,7 @@ def test_primus_turbo_converter_without_the_package_points_at_the_container() ->
     ]
     assert errors[0].hint == (
         "Primus-Turbo exists only for ROCm GPUs: train inside the ROCm container "
-        "(snakemake train --config runtime=container ...), or remove 'primus_turbo' from model.converters"
+        "(snakemake train --config runtime=container), or remove 'primus_turbo' from model.converters"
     )
 
 

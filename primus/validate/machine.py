@@ -137,7 +137,7 @@ def preflight(
             "converter 'primus_turbo' is requested but the primus_turbo package is not importable here",
             converters,
             "Primus-Turbo exists only for ROCm GPUs: train inside the ROCm container "
-            "(snakemake train --config runtime=container ...), or remove 'primus_turbo' from model.converters",
+            "(snakemake train --config runtime=container), or remove 'primus_turbo' from model.converters",
         )
 
     if not _get(config, "training.mock_data"):
