@@ -49,6 +49,25 @@ def test_device_comes_from_lock_json_runtime(tmp_path):
     assert read_settings(bundle).device == "cpu"
 
 
+def test_device_recorded_in_train_done_wins_over_lock_json(tmp_path):
+    bundle = write_resolved(tmp_path / "run", "config:\n  training: {steps: 12}\n")
+    (bundle / "lock.json").write_text(json.dumps({"runtime": {"device": "cuda"}}))
+    (bundle / "train").mkdir()
+    (bundle / "train" / "DONE").write_text(json.dumps({"step": 12, "steps": 12, "device": "cpu"}))
+    assert read_settings(bundle).device == "cpu"
+
+
+@pytest.mark.parametrize(
+    "lock",
+    ['{"runtime": {"image_id": null, "host": {}}}', "not json", '["runtime"]'],
+    ids=["no-device-key", "garbled", "not-an-object"],
+)
+def test_device_is_unknown_when_nothing_records_it(tmp_path, lock):
+    bundle = write_resolved(tmp_path / "run", "config:\n  training: {steps: 12}\n")
+    (bundle / "lock.json").write_text(lock)
+    assert read_settings(bundle).device is None
+
+
 def test_expected_steps_are_step_one_and_multiples_of_log_freq():
     settings = RunSettings(
         steps=25, log_freq=10, checkpoint_enable=False, checkpoint_folder="c", deterministic=False

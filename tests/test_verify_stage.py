@@ -26,7 +26,7 @@ def make_bundle(
     device: str | None = "cpu",
     tokens_per_second: float | None = 1500.0,
 ) -> Path:
-    """A bundle as freeze and train leave it: resolved.yaml, lock.json, train/metrics.jsonl."""
+    """A bundle as freeze and train leave it: resolved.yaml, train/metrics.jsonl, train/DONE."""
     bundle = root / name
     bundle.mkdir(parents=True)
     steps = len(losses or []) if steps is None else steps
@@ -38,10 +38,12 @@ def make_bundle(
         f"  checkpoint: {{enable: {str(checkpoint).lower()}}}\n"
         "  debug: {deterministic: true, seed: 42}\n"
     )
-    if device:
-        (bundle / "lock.json").write_text(json.dumps({"runtime": {"device": device}}))
     if losses is not None:
         (bundle / "train").mkdir()
+        if device:
+            (bundle / "train" / "DONE").write_text(
+                json.dumps({"step": steps, "steps": steps, "device": device})
+            )
         records = [
             {
                 "step": step,
@@ -226,6 +228,19 @@ def test_against_runs_without_recorded_device_use_the_relative_default(tmp_path)
     verdict = verify(mine, against=other)
     assert verdict.passed
     assert verdict.summary["tolerance"] == 0.01
+
+
+def test_a_device_named_in_the_metrics_records_counts_when_train_recorded_none(tmp_path):
+    mine = make_bundle(tmp_path, falling(3), name="demo/a", device=None)
+    other = make_bundle(tmp_path, falling(3), name="demo/b", device="cpu")
+    path = mine / "train" / "metrics.jsonl"
+    path.write_text(
+        "".join(
+            json.dumps({**json.loads(line), "device": "cpu"}) + "\n" for line in path.read_text().splitlines()
+        )
+    )
+    verdict = verify(mine, against=other)
+    assert (verdict.summary["device"], verdict.summary["tolerance"]) == ("cpu", 0.0)
 
 
 @pytest.mark.parametrize(

@@ -21,6 +21,7 @@ Checks, in order:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import statistics
@@ -62,8 +63,7 @@ def verify(bundle: Path, *, against: Path | None = None, tolerance: float | None
     then, nor when a check raises.
     """
     bundle = Path(bundle)
-    settings = read_settings(bundle)
-    log = read_metrics(bundle / METRICS_PATH, display=str(bundle / METRICS_PATH))
+    settings, log = _read_run(bundle)
     results = [
         checks.steps_completed(settings, log),
         checks.loss_finite(log),
@@ -74,8 +74,7 @@ def verify(bundle: Path, *, against: Path | None = None, tolerance: float | None
     other_log, other_name = None, ""
     if against is not None:
         against = Path(against)
-        other_settings = read_settings(against)
-        other_log = read_metrics(against / METRICS_PATH, display=str(against / METRICS_PATH))
+        other_settings, other_log = _read_run(against)
         other_name = str(against)
         if tolerance is None:
             tolerance = default_tolerance(settings, other_settings)
@@ -133,6 +132,16 @@ def snakemake_report_files(bundle: Path) -> dict[str, Path]:
     return {"plot": folder / "loss.png", "html": folder / "report.html", "caption": folder / "caption.rst"}
 
 
+def _read_run(bundle: Path) -> tuple[RunSettings, MetricsLog]:
+    """Settings and metrics of one bundle; the device falls back to one the metrics records name."""
+    settings = read_settings(bundle)
+    log = read_metrics(bundle / METRICS_PATH, display=str(bundle / METRICS_PATH))
+    if settings.device is None:
+        device = next((record.device for record in log.steps if record.device), None)
+        settings = dataclasses.replace(settings, device=device)
+    return settings, log
+
+
 def _summary(settings: RunSettings, log: MetricsLog, against: Path | None, tolerance: float | None) -> dict:
     losses = log.losses()
     finite = [loss for loss in losses if math.isfinite(loss)]
@@ -149,7 +158,7 @@ def _summary(settings: RunSettings, log: MetricsLog, against: Path | None, toler
         "mean_tokens_per_second": _json_number(statistics.fmean(rates)) if rates else None,
         "median_step_time_s": _json_number(statistics.median(times)) if times else None,
         "peak_memory_gib": _json_number(max(memory)) if memory else None,
-        "device": settings.device or next((r.device for r in log.steps if r.device), None),
+        "device": settings.device,
         "deterministic": settings.deterministic,
     }
     if log.truncated_line:

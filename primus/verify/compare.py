@@ -1,6 +1,7 @@
 """Comparing this run's loss curve with another bundle's, step by step (``--against OTHER_BUNDLE``).
 
-Default tolerance: ``0.0`` (bit-for-bit equal losses) when both runs recorded device ``cpu`` and both set
+Default tolerance: ``0.0`` (bit-for-bit equal losses) when both runs recorded device ``cpu`` (in
+``train/DONE``, ``lock.json`` or the metrics records; see ``primus.verify.settings``) and both set
 ``debug.deterministic: true`` — measured on CPU, such runs (and a run resumed from a checkpoint) reproduce
 every loss exactly. Otherwise ``DEFAULT_RELATIVE_TOLERANCE``: GPU kernels (atomics, split reductions) and
 different hardware change the last bits of each step, which compound over a run.

@@ -31,7 +31,7 @@ class RunSettings:
 
     ``steps``: number of optimizer steps configured (``training.steps``). ``log_freq``: TorchTitan logs step 1
     and every multiple of this. ``checkpoint_folder``: relative to ``<bundle>/train``. ``device``: the device
-    type the train stage recorded in ``lock.json`` (``runtime.device``), ``None`` when it recorded none.
+    type the train stage recorded (``"cpu"``, ``"cuda"``; see ``_recorded_device``), ``None`` when unknown.
     """
 
     steps: int
@@ -47,7 +47,7 @@ class RunSettings:
 
 
 def read_settings(bundle: Path) -> RunSettings:
-    """Read ``resolved.yaml`` (and ``lock.json`` if present); ``BundleError`` when the bundle is unusable."""
+    """Read ``resolved.yaml`` (and the recorded device); ``BundleError`` when the bundle is unusable."""
     if not bundle.is_dir():
         raise BundleError(
             "no run bundle here",
@@ -109,11 +109,21 @@ def _setting(
 
 
 def _recorded_device(bundle: Path) -> str | None:
-    """``runtime.device`` from ``lock.json`` when the train/freeze stage recorded it; ``None`` otherwise."""
-    try:
-        lock = json.loads((bundle / "lock.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None  # optional information: without it, comparisons use the tolerant default
-    runtime = lock.get("runtime") if isinstance(lock, dict) else None
-    device = runtime.get("device") if isinstance(runtime, dict) else None
-    return device if isinstance(device, str) else None
+    """The device type the run trained on, as recorded by the train stage, else ``None``.
+
+    Looked up in ``train/DONE`` (``{"step", "steps", "device"}``), then ``lock.json`` ``runtime.device``.
+    Verification treats this as optional information: without it, comparisons use the tolerant default.
+    """
+    for path, keys in (
+        (bundle / "train" / "DONE", ("device",)),
+        (bundle / "lock.json", ("runtime", "device")),
+    ):
+        try:
+            value: Any = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        for key in keys:
+            value = value.get(key) if isinstance(value, dict) else None
+        if isinstance(value, str):
+            return value
+    return None
