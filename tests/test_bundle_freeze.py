@@ -321,3 +321,44 @@ def test_load_bundle_needs_nothing_but_the_bundle(project: Path, tmp_path_factor
     assert loaded.hash == bundle.name
     assert loaded.job_toml.is_file()
     assert str(loaded.origin_of("training.steps")) == "exp.yaml:9"
+
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_real_experiment_frozen_from_two_copies_of_the_tree_is_byte_identical(tmp_path: Path, monkeypatch):
+    from primus.config import load_experiment
+    from primus.validate import validate
+
+    example = "examples/torchtitan/configs/CPU/llama3_debugmodel-pretrain.yaml"
+    bundles = []
+    for folder in ("one", "two/nested"):
+        root = tmp_path / folder
+        (root / example).parent.mkdir(parents=True)
+        shutil.copy(REPO / example, root / example)
+        shutil.copytree(REPO / "primus/configs", root / "configs")
+        monkeypatch.chdir(root)
+        resolved = load_experiment(example, env={}, configs_root=Path("configs"))
+        assert len(resolved.inputs) >= 3  # experiment, module preset (+ extends chain), model preset
+        bundles.append(
+            root / freeze(resolved, validate(resolved, env={}), runs_dir=Path("runs"), packages=PACKAGES)
+        )
+    first, second = bundles
+    assert first.name == second.name
+    assert bundle_bytes(first) == bundle_bytes(second)
+    lock = json.loads((first / "lock.json").read_text())
+    assert set(lock["inputs"]) == {
+        portable for portable in lock["inputs"] if not portable.startswith(("/", ".."))
+    }
+    assert all(str(tmp_path).encode() not in content for content in bundle_bytes(first).values())
+
+
+def test_importing_the_bundle_package_does_not_import_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, primus.bundle; print('torch' in sys.modules, 'torchtitan' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO
+    )
+    assert result.stdout.strip() == "False False"

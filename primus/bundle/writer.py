@@ -12,14 +12,18 @@ import errno
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping
+import tomllib
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from primus.backends.torchtitan.job_toml import job_toml_text
 from primus.bundle.canonical import (
     canonical_json,
     canonical_yaml,
+    compact_json,
     json_safe,
     portable_path,
     sha256_text,
@@ -39,10 +43,11 @@ from primus.bundle.lock import env_record, git_state, input_digests, package_ver
 from primus.config.model import ResolvedExperiment
 from primus.errors import BundleError
 
-#: Files that must match byte for byte when an existing bundle is reused. provenance.json and lock.json may
-#: legitimately differ (line numbers after a comment edit, input file digests, git commit) and the existing
-#: ones are kept: they describe the freeze that created the bundle.
-_SEMANTIC_FILES = (RESOLVED, JOB_TOML)
+#: How to read the files whose content must match when an existing bundle is reused. They are compared as
+#: parsed data, not bytes, so a bundle written where PyYAML/tomli-w format a value differently still counts
+#: as the same run. provenance.json and lock.json may legitimately differ (line numbers after a comment
+#: edit, input file digests, git commit): the existing ones are kept, they describe the freeze that made it.
+_SEMANTIC_FILES: dict[str, Callable[[str], Any]] = {RESOLVED: yaml.safe_load, JOB_TOML: tomllib.loads}
 
 
 def freeze(
@@ -159,8 +164,9 @@ def _reuse_existing(final: Path, files: Mapping[str, str]) -> Path:
             file=str(final),
             hint=f"inspect it, then delete {final} and freeze again; a bundle is never overwritten",
         ) from error
-    for name in _SEMANTIC_FILES:
-        if (final / name).read_text(encoding="utf-8") != files[name]:
+    for name, parse in _SEMANTIC_FILES.items():
+        existing = parse((final / name).read_text(encoding="utf-8"))
+        if compact_json(existing) != compact_json(parse(files[name])):
             raise BundleError(
                 f"a bundle with this hash already exists with a different {name}",
                 file=str(final / name),
