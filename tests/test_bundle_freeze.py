@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 import primus.bundle.writer as freeze_module
-from primus.bundle import check_bundle, compute_hash, freeze, load_bundle
+from primus.bundle import BundleWriteError, check_bundle, compute_hash, freeze, load_bundle
 from primus.bundle.canonical import sha256_text
 from primus.config.model import Origin, ResolvedExperiment, Setting
 from primus.errors import BundleError, ConfigValueError
@@ -225,7 +225,33 @@ def test_a_failure_while_writing_leaves_nothing_behind(project: Path, monkeypatc
         path.write_text(text)
 
     monkeypatch.setattr(freeze_module, "_write_read_only", fail_on_second_file)
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(BundleWriteError) as caught:
+        freeze(resolved, resolved.config, runs_dir=Path("runs"), packages=PACKAGES)
+    assert caught.value.message == "cannot write the run bundle: No space left on device"
+    assert (caught.value.file, caught.value.exit_code) == (str(Path("runs") / "exp1"), 1)
+    assert os.listdir(project / "runs" / "exp1") == []
+
+
+def test_a_runs_path_that_is_a_file_is_a_runtime_error(project: Path):
+    resolved = make_resolved(project)
+    (project / "runs").write_text("not a folder\n")
+    with pytest.raises(BundleWriteError) as caught:
+        freeze(resolved, resolved.config, runs_dir=Path("runs"), packages=PACKAGES)
+    assert caught.value.message == "cannot write the run bundle: Not a directory"
+    assert (
+        caught.value.hint
+        == "check that the runs folder is writable and its disk has space; nothing was written"
+    )
+
+
+def test_an_interrupt_while_writing_leaves_nothing_behind(project: Path, monkeypatch: pytest.MonkeyPatch):
+    resolved = make_resolved(project)
+
+    def interrupted(path: Path, text: str) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(freeze_module, "_write_read_only", interrupted)
+    with pytest.raises(KeyboardInterrupt):
         freeze(resolved, resolved.config, runs_dir=Path("runs"), packages=PACKAGES)
     assert os.listdir(project / "runs" / "exp1") == []
 

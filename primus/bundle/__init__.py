@@ -14,16 +14,21 @@ from primus.bundle.check import (
 )
 from primus.bundle.diff import MISSING, KeyDiff, diff_bundles, format_diff
 from primus.bundle.hashing import bundle_path, compute_hash
-from primus.bundle.writer import freeze, render_bundle
+from primus.bundle.writer import BundleWriteError, freeze, render_bundle
+
+#: The name primus/cli.py uses for ``bundle_path``.
+compute_bundle_path = bundle_path
 
 __all__ = [
     "MISSING",
     "BundleIntegrityError",
     "BundleProblem",
+    "BundleWriteError",
     "FrozenBundle",
     "KeyDiff",
     "bundle_path",
     "check_bundle",
+    "compute_bundle_path",
     "compute_hash",
     "diff_bundles",
     "format_diff",

@@ -41,7 +41,7 @@ from primus.bundle.layout import (
 )
 from primus.bundle.lock import env_record, git_state, input_digests, package_versions, runtime_record
 from primus.config.model import ResolvedExperiment
-from primus.errors import BundleError
+from primus.errors import EXIT_RUNTIME, BundleError
 
 #: How to read the files whose content must match when an existing bundle is reused. They are compared as
 #: parsed data, not bytes, so a bundle written where PyYAML/tomli-w format a value differently still counts
@@ -66,14 +66,17 @@ def freeze(
     when the same content was frozen before. Raises ``BundleError`` when an existing bundle at that path
     was tampered with or differs, and ``ConfigValueError`` for a config that cannot be written as TOML.
     """
-    files, bundle_hash = render_bundle(resolved, config, image_id=image_id, packages=packages)
     exp_dir = Path(runs_dir) / experiment_folder_name(resolved)
+    files, bundle_hash = render_bundle(resolved, config, image_id=image_id, packages=packages)
     final = exp_dir / bundle_hash
     if final.exists():
         return _reuse_existing(final, files)
 
-    exp_dir.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{bundle_hash}-", dir=exp_dir))
+    try:
+        exp_dir.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{bundle_hash}-", dir=exp_dir))
+    except OSError as error:
+        raise _write_error(error, exp_dir) from error
     try:
         for name, text in files.items():
             _write_read_only(tmp / name, text)
@@ -88,10 +91,27 @@ def freeze(
             shutil.rmtree(tmp, ignore_errors=True)
             return _reuse_existing(final, files)
         _fsync_dir(exp_dir)
+    except OSError as error:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise _write_error(error, exp_dir) from error
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return final
+
+
+class BundleWriteError(BundleError):
+    """The bundle could not be written (permissions, full disk): a runtime failure, nothing left behind."""
+
+    exit_code = EXIT_RUNTIME
+
+
+def _write_error(error: OSError, exp_dir: Path) -> BundleWriteError:
+    return BundleWriteError(
+        f"cannot write the run bundle: {error.strerror or error}",
+        file=str(exp_dir),
+        hint="check that the runs folder is writable and its disk has space; nothing was written",
+    )
 
 
 def render_bundle(
