@@ -219,6 +219,24 @@ BAD_EXPERIMENTS = [
         "  hint: available: tiny-fp8.yaml, tiny.yaml",
     ),
     (
+        "envelope-module-and-preset-problems-reported-together",
+        {
+            "exp.yaml": replace("user_name: root\n", "")
+            .replace("model: tiny.yaml", "model: tiny-fp9.yaml")
+            .replace("config: pre_trainer.yaml", "config: pre_trainer.yml")
+        },
+        (),
+        ConfigErrors,
+        "exp.yaml: user_name: missing required top-level key 'user_name'\n"
+        "  hint: add `user_name: ...` at the top level (required: work_group, user_name, exp_name, "
+        "workspace)\n"
+        f"exp.yaml:7: modules.pre_trainer.config: no module preset 'pre_trainer.yml' in {MODULES}/\n"
+        "  hint: did you mean: pre_trainer.yaml?\n"
+        "exp.yaml:8: modules.pre_trainer.model: no model preset 'tiny-fp9.yaml' in "
+        "configs/models/torchtitan/\n"
+        "  hint: did you mean: tiny-fp8.yaml, tiny.yaml?",
+    ),
+    (
         "config-path-traversal",
         {"exp.yaml": replace("config: pre_trainer.yaml", "config: ../module_base.yaml")},
         (),
@@ -538,6 +556,11 @@ def test_extends_entry_may_use_an_environment_variable(tree):
     resolved = load()
     assert resolved.origin_of("quantize.linear.float8.filter_fqns").layer == "module base"
     assert resolved.env_consumed == {"BASE": None}
+
+
+def test_envelope_number_from_a_variable_is_kept_as_text(tree):
+    write(tree, {"exp.yaml": replace("exp_name: tiny", "exp_name: ${RUN:7}")})
+    assert load().envelope["exp_name"] == "7"
 
 
 def test_with_several_modules_pre_trainer_is_used(tree):

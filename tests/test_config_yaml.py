@@ -158,10 +158,17 @@ BAD_FILES = [
         2,
     ),
     (
+        "yaml-1.1-boolean-key",
+        b"on: push\n",
+        ConfigKeyError,
+        "bad.yaml:1: key True is a boolean, keys must be strings\n  hint: quote it: 'on':",
+        1,
+    ),
+    (
         "non-string-key",
         b"training:\n  8: steps\n",
         ConfigKeyError,
-        "bad.yaml:2: key 8 is a int, keys must be strings\n  hint: quote it: '8':",
+        "bad.yaml:2: key 8 is a number, keys must be strings\n  hint: quote it: '8':",
         2,
     ),
 ]

@@ -203,6 +203,11 @@ def _missing_extends(entry: str, target: Path, file: str, line: int) -> ConfigFi
     )
 
 
+def _as_text(value: Any) -> Any:
+    """Numbers as their text (``7`` -> ``"7"``); anything else unchanged (booleans stay booleans)."""
+    return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+
+
 def _check_envelope(document: LineDict, file: str) -> list[PrimusError]:
     errors: list[PrimusError] = []
     valid = ENVELOPE_REQUIRED + ENVELOPE_OPTIONAL
@@ -232,6 +237,7 @@ def _check_envelope(document: LineDict, file: str) -> list[PrimusError]:
         value = document[key]
         origin_file, line = document.origin_of(key)
         needs_text = key in ("exp_name", "workspace")  # both become paths; the others are labels
+        value = _as_text(value)
         if not isinstance(value, str) or (needs_text and not value.strip()):
             errors.append(
                 ConfigTypeError(
@@ -357,7 +363,8 @@ def _check_module(module: Any, name: str, modules: LineDict) -> list[PrimusError
     return errors
 
 
-def _framework_folders(root: Path, framework: Any, module: LineDict, dotted: str) -> None:
+def _framework_folders(root: Path, framework: Any, module: LineDict, dotted: str) -> str:
+    """``framework`` when ``<root>/modules/<framework>`` or ``<root>/models/<framework>`` exists."""
     file, line = module.origin_of("framework")
     if not isinstance(framework, str) or not framework:
         raise ConfigTypeError(
@@ -368,7 +375,7 @@ def _framework_folders(root: Path, framework: Any, module: LineDict, dotted: str
             value=to_plain(framework),
         )
     if (root / "modules" / framework).is_dir() or (root / "models" / framework).is_dir():
-        return
+        return framework
     available = sorted(set(list_subfolders(root / "modules")) | set(list_subfolders(root / "models")))
     matches = suggest(framework, available)
     raise UnknownPresetError(
@@ -434,6 +441,71 @@ def _load_platform(session: _Session, root: Path, value: Any, document: LineDict
     return to_plain(merged)
 
 
+class _Problems:
+    """Collects the problems of one pass so the user sees them all at once."""
+
+    def __init__(self) -> None:
+        self.errors: list[PrimusError] = []
+
+    def attempt(self, step: Any, *args: Any, **kwargs: Any) -> Any:
+        """``step(*args, **kwargs)``, or None with its error(s) recorded."""
+        try:
+            return step(*args, **kwargs)
+        except ConfigErrors as errors:
+            self.errors.extend(errors.errors)
+        except PrimusError as error:
+            self.errors.append(error)
+        return None
+
+
+def _select_module(document: LineDict, root: Path, shown: str) -> tuple[str, LineDict, Path, Path | None]:
+    """Check the envelope and the module to run, and find its presets.
+
+    Returns ``(module name, module mapping, module preset path, model preset path or None)``. Every problem
+    found along the way (envelope keys, module keys, framework, both presets) is raised together.
+    """
+    problems = _Problems()
+    problems.errors.extend(_check_envelope(document, shown))
+    modules = document.get("modules")
+    name = problems.attempt(_pick_module, modules) if isinstance(modules, LineDict) and modules else None
+    module = modules[name] if name is not None else None
+    module_path = model_path = None
+    if name is not None:
+        module_errors = _check_module(module, name, modules)
+        problems.errors.extend(module_errors)
+        if not module_errors:
+            dotted = f"modules.{name}"
+            framework = module["framework"]
+            if (
+                problems.attempt(_framework_folders, root, framework, module, f"{dotted}.framework")
+                is not None
+            ):
+                file, line = module.origin_of("config")
+                module_path = problems.attempt(
+                    resolve_preset,
+                    root / "modules" / framework,
+                    module["config"],
+                    what="module preset",
+                    file=file,
+                    line=line,
+                    key=f"{dotted}.config",
+                )
+                if module.get("model") is not None:
+                    file, line = module.origin_of("model")
+                    model_path = problems.attempt(
+                        resolve_preset,
+                        root / "models" / framework,
+                        module["model"],
+                        what="model preset",
+                        file=file,
+                        line=line,
+                        key=f"{dotted}.model",
+                    )
+    raise_all(problems.errors)
+    # no problems: every step above ran and returned a value
+    return cast(str, name), cast(LineDict, module), cast(Path, module_path), model_path
+
+
 def load_experiment(
     path: str | Path,
     overrides: Sequence[str] = (),
@@ -465,52 +537,17 @@ def load_experiment(
 
     session = _Session(environment)
     document = session.merged(experiment_path)
-    raise_all(_check_envelope(document, shown))
-
-    modules: LineDict = document["modules"]
-    module_name = _pick_module(modules)
-    module = modules[module_name]
-    raise_all(_check_module(module, module_name, modules))
-    dotted = f"modules.{module_name}"
+    module_name, module, module_path, model_path = _select_module(document, root, shown)
     framework = module["framework"]
-    _framework_folders(root, framework, module, f"{dotted}.framework")
-
-    preset_errors: list[PrimusError] = []
-    module_path = model_path = None
-    try:
-        file, line = module.origin_of("config")
-        module_path = resolve_preset(
-            root / "modules" / framework,
-            module["config"],
-            what="module preset",
-            file=file,
-            line=line,
-            key=f"{dotted}.config",
-        )
-    except PrimusError as error:
-        preset_errors.append(error)
-    if module.get("model") is not None:
-        try:
-            file, line = module.origin_of("model")
-            model_path = resolve_preset(
-                root / "models" / framework,
-                module["model"],
-                what="model preset",
-                file=file,
-                line=line,
-                key=f"{dotted}.model",
-            )
-        except PrimusError as error:
-            preset_errors.append(error)
-    raise_all(preset_errors)
     experiment_overrides = expand_dotted_keys(module.get("overrides") or LineDict(shown, 0))
 
-    envelope: dict[str, Any] = {key: document[key] for key in ENVELOPE_REQUIRED}
+    # A number here comes from ``${VAR}`` coercion (exp_name: ${RUN:7}); the envelope holds text.
+    envelope: dict[str, Any] = {key: _as_text(document[key]) for key in ENVELOPE_REQUIRED}
     if document.get("platform") is not None:
         envelope["platform"] = _load_platform(session, root, document["platform"], document)
 
     layered = LayeredConfig()
-    module_documents = session.chain(cast(Path, module_path))  # not None: resolve_preset raised otherwise
+    module_documents = session.chain(module_path)
     for base in module_documents[:-1]:
         layered.apply(base, "module base")
     layered.apply(module_documents[-1], "module preset")

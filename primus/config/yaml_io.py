@@ -144,7 +144,7 @@ class _LineConstructor(SafeConstructor):
             key = self.construct_object(key_node, deep=False)
             if not isinstance(key, str):
                 raise ConfigKeyError(
-                    f"key {key!r} is a {type(key).__name__}, keys must be strings",
+                    f"key {key!r} is a {kind_of(key)}, keys must be strings",
                     file=self.display_file,
                     line=line,
                     hint=f"quote it: '{key_node.value}':" if isinstance(key_node, ScalarNode) else None,
