@@ -18,6 +18,35 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/verify.smk"
 
 
+# Only training goes to a cluster scheduler; the other stages take seconds on the submit host.
+localrules:
+    validate_experiment,
+    build_container,
+    resolve_experiment,
+    verify_run,
+
+
+wildcard_constraints:
+    exp_name=r"[^/]+",
+    key=r"[0-9a-f]+",
+    bundle_hash=r"[0-9a-f]+",
+
+
+onsuccess:
+    print_verdict()
+
+
+onerror:
+    print(
+        f"primus workflow failed for {PLAN.experiment} (exp_name {PLAN.exp_name}).\n"
+        f"  rule logs: {PLAN.workdir}/*.log (validate, container, resolve); "
+        f"<bundle>/train/train_model.log, <bundle>/verify/verify_run.log\n"
+        f"  bundle: {PLAN.bundle or '(not yet known: the container image comes first)'}\n"
+        f"  after an interrupted run: snakemake --unlock, then rerun (training resumes from its checkpoint)",
+        file=sys.stderr,
+    )
+
+
 # Default target: train the experiment and verify it; ends with the verdict.
 rule train:
     default_target: True

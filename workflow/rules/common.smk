@@ -26,12 +26,6 @@ CLI = primus_cli_command(config["primus_cli"])
 EXP_ARGS = shlex.join([str(PLAN.experiment), *PLAN.overrides])
 
 
-wildcard_constraints:
-    exp_name=r"[^/]+",
-    key=r"[0-9a-f]+",
-    bundle_hash=r"[0-9a-f]+",
-
-
 def image_id_file():
     """The file the container stage writes the image ID into."""
     return f"{PLAN.workdir}/image_id"
@@ -46,8 +40,12 @@ def bundle_dir():
     """The run bundle; under the container runtime it is known only once the image is built."""
     if PLAN.bundle is not None:
         return str(PLAN.bundle)
-    image_id = checkpoints.build_container.get(exp_name=PLAN.exp_name, key=PLAN.key).output.image_id
-    return str(PLAN.bundle_for_image(Path(image_id).read_text(encoding="utf-8").strip()))
+    image_id = checkpoints.build_container.get(
+        exp_name=PLAN.exp_name, key=PLAN.key
+    ).output.image_id
+    return str(
+        PLAN.bundle_for_image(Path(image_id).read_text(encoding="utf-8").strip())
+    )
 
 
 def manifest_file():
@@ -70,18 +68,3 @@ def print_verdict():
     if verdict.is_file():
         passed = json.loads(verdict.read_text(encoding="utf-8")).get("passed")
         print(f"verdict: {'PASS' if passed else 'FAIL'}  ({verdict})", file=sys.stderr)
-
-
-onsuccess:
-    print_verdict()
-
-
-onerror:
-    print(
-        f"primus workflow failed for {PLAN.experiment} (exp_name {PLAN.exp_name}).\n"
-        f"  rule logs: {PLAN.workdir}/*.log (validate, container, resolve); "
-        f"<bundle>/train/train_model.log, <bundle>/verify/verify_run.log\n"
-        f"  bundle: {PLAN.bundle or '(not yet known: the container image comes first)'}\n"
-        f"  after an interrupted run: snakemake --unlock, then rerun (training resumes from its checkpoint)",
-        file=sys.stderr,
-    )

@@ -5,6 +5,8 @@ checkpoint build_container:
         image_id=f"{WORK}/{{key}}/image_id",
     log:
         f"{WORK}/{{key}}/build_container.log",
+    conda:
+        "../envs/primus.yaml"
     params:
         cli=CLI,
         variant=config["container_variant"],

@@ -8,15 +8,19 @@ rule resolve_experiment:
         manifest=f"{BUNDLE}/manifest.json",
     log:
         f"{RUNS}/.workflow/{{exp_name}}/{{bundle_hash}}/resolve_experiment.log",
+    conda:
+        "../envs/primus.yaml"
     params:
         cli=CLI,
-        runs_dir=RUNS,
-        image=lambda wc, input: f"--image-id-file {input.image_id}" if input.image_id else "",
+        runs_dir=lambda wc, output: Path(output.manifest).parents[2],
+        image=lambda wc, input: (
+            f"--image-id-file {input.image_id}" if input.image_id else ""
+        ),
         exp=EXP_ARGS,
-        bundle=BUNDLE,
+        bundle=lambda wc, output: Path(output.manifest).parent,
     shell:
         # Snakemake creates the (empty) bundle folder for the output; freeze wants to create it itself.
         "rmdir {params.bundle} 2>/dev/null || true; "
         "frozen=$({params.cli} resolve --freeze --runs-dir {params.runs_dir} {params.image} {params.exp} "
-        "2> {log}) || {{ cat {log} >&2; exit 2; }}; echo \"$frozen\" >> {log}; "
+        '2> {log}) || {{ cat {log} >&2; exit 2; }}; echo "$frozen" >> {log}; '
         'test "$frozen" = {params.bundle} || {{ echo "froze $frozen, planned {params.bundle}" >&2; exit 1; }}'

@@ -7,10 +7,14 @@ rule train_model:
         done=f"{BUNDLE}/train/DONE",
     log:
         f"{BUNDLE}/train/train_model.log",
+    conda:
+        "../envs/primus.yaml"
     threads: PLAN.resources.cpus_per_task
     resources:
         **PLAN.resources.snakemake_resources(),
     params:
-        command=lambda wc: train_shell(f"{RUNS}/{wc.exp_name}/{wc.bundle_hash}", PLAN.resources, primus_cli=CLI),
+        command=lambda wc, input: train_shell(
+            Path(input.manifest).parent, PLAN.resources, primus_cli=CLI
+        ),
     shell:
         "( {params.command} ) 2>&1 | tee {log}"

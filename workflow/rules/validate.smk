@@ -5,6 +5,8 @@ rule validate_experiment:
         stamp=f"{WORK}/{{key}}/validated",
     log:
         f"{WORK}/{{key}}/validate_experiment.log",
+    conda:
+        "../envs/primus.yaml"
     params:
         cli=CLI,
         preflight="--preflight" if PLAN.runtime == "host" else "",
