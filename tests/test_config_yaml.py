@@ -188,6 +188,32 @@ def test_bad_file_is_refused_with_its_location(tmp_path, content, error_class, m
     assert caught.value.line == line
 
 
+@pytest.mark.parametrize(
+    "content, error_class, message, line",
+    [case[1:] for case in BAD_FILES],
+    ids=[case[0] for case in BAD_FILES],
+)
+def test_pure_python_parser_refuses_the_same_files(
+    tmp_path, monkeypatch, content, error_class, message, line
+):
+    # Without libyaml PyYAML falls back to its Python parser: the same checks must hold. Its syntax-error
+    # wording differs from libyaml's, so only the class and the line are compared.
+    monkeypatch.setattr(yaml_io, "_Loader", yaml_io._PyLoader)
+    with pytest.raises(error_class) as caught:
+        read(tmp_path, content)
+    assert caught.value.line == line or error_class is YamlSyntaxError
+    if error_class is not YamlSyntaxError:
+        assert caught.value.format() == message
+
+
+def test_pure_python_parser_reads_the_same_values_and_lines(tmp_path, monkeypatch):
+    content = b"a: 1e-4\nb:\n  c: [x, y]\n  d: 2024-01-01\n"
+    expected = read(tmp_path, content)
+    monkeypatch.setattr(yaml_io, "_Loader", yaml_io._PyLoader)
+    assert read(tmp_path, content) == expected
+    assert read(tmp_path, content)["b"].origins == expected["b"].origins
+
+
 def test_syntax_error_carries_the_column(tmp_path):
     with pytest.raises(YamlSyntaxError) as caught:
         read(tmp_path, b"a: 1\nb: [x\n")

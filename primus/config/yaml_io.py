@@ -25,9 +25,13 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from yaml.composer import Composer
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.parser import Parser
+from yaml.reader import Reader
 from yaml.resolver import Resolver
+from yaml.scanner import Scanner
 
 from primus.config.errors import (
     AliasBombError,
@@ -43,23 +47,23 @@ from primus.config.errors import (
 from primus.errors import ConfigKeyError
 
 try:  # libyaml's parser is ~10x faster; the pure-Python one gives the same nodes
-    from yaml.cyaml import CParser as _Parser
+    from yaml.cyaml import CParser
 
     HAVE_LIBYAML = True
 except ImportError:  # pragma: no cover - depends on how PyYAML was built
-    from yaml.composer import Composer
-    from yaml.parser import Parser
-    from yaml.reader import Reader
-    from yaml.scanner import Scanner
-
-    class _Parser(Reader, Scanner, Parser, Composer):  # type: ignore[no-redef]
-        def __init__(self, stream: str) -> None:
-            Reader.__init__(self, stream)
-            Scanner.__init__(self)
-            Parser.__init__(self)
-            Composer.__init__(self)
-
+    CParser = None
     HAVE_LIBYAML = False
+
+
+class _PyParser(Reader, Scanner, Parser, Composer):
+    """PyYAML's pure-Python reader/scanner/parser/composer (used when libyaml is absent)."""
+
+    def __init__(self, stream: str) -> None:
+        Reader.__init__(self, stream)
+        Scanner.__init__(self)
+        Parser.__init__(self)
+        Composer.__init__(self)
+
 
 #: Largest file the loader reads, in bytes (checked with ``stat`` before reading).
 MAX_FILE_BYTES = 10 * 1024 * 1024
@@ -182,12 +186,30 @@ _LineConstructor.add_constructor(_CORE + "seq", _LineConstructor.construct_line_
 _LineConstructor.add_constructor(_CORE + "value", _LineConstructor.construct_value_as_str)
 
 
-class _Loader(_Parser, _LineConstructor, _CoreResolver):  # type: ignore[misc, valid-type]
+class _PyLoader(_PyParser, _LineConstructor, _CoreResolver):
+    """The loader on the pure-Python parser."""
+
     def __init__(self, stream: str, display_file: str) -> None:
-        _Parser.__init__(self, stream)
+        _PyParser.__init__(self, stream)
         _LineConstructor.__init__(self)
         _CoreResolver.__init__(self)
         self.display_file = display_file
+
+
+if CParser is not None:
+
+    class _CLoader(CParser, _LineConstructor, _CoreResolver):  # type: ignore[misc, valid-type]
+        """The loader on libyaml's parser (same nodes, ~10x faster)."""
+
+        def __init__(self, stream: str, display_file: str) -> None:
+            CParser.__init__(self, stream)
+            _LineConstructor.__init__(self)
+            _CoreResolver.__init__(self)
+            self.display_file = display_file
+
+    _Loader: type = _CLoader
+else:  # pragma: no cover - depends on how PyYAML was built
+    _Loader = _PyLoader
 
 
 def _check_nodes(root: Node, file: str) -> None:
