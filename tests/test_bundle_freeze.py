@@ -388,3 +388,20 @@ def test_importing_the_bundle_package_does_not_import_torch():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO
     )
     assert result.stdout.strip() == "False False"
+
+
+def test_a_secret_substituted_into_a_config_value_is_refused(project: Path):
+    config = {"job": {"description": "run by token-abcdef"}, "training": {"steps": 5}}
+    resolved = make_resolved(project, config=config, env={"HF_TOKEN": "token-abcdef"})
+    resolved.provenance["job.description"] = [
+        Setting("run by ${HF_TOKEN}", Origin("exp.yaml", 4, "overrides"))
+    ]
+    with pytest.raises(ConfigValueError) as caught:
+        freeze(resolved, resolved.config, runs_dir=Path("runs"), packages=PACKAGES)
+    error = caught.value
+    assert (error.key, error.file, error.line) == ("job.description", "exp.yaml", 4)
+    assert (
+        error.message
+        == "contains the value of ${HF_TOKEN}, which would be written in clear into the run bundle"
+    )
+    assert not (project / "runs").exists()

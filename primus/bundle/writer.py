@@ -39,9 +39,16 @@ from primus.bundle.layout import (
     RESOLVED,
     TMP_PREFIX,
 )
-from primus.bundle.lock import env_record, git_state, input_digests, package_versions, runtime_record
+from primus.bundle.lock import (
+    env_record,
+    git_state,
+    input_digests,
+    is_secret_name,
+    package_versions,
+    runtime_record,
+)
 from primus.config.model import ResolvedExperiment
-from primus.errors import EXIT_RUNTIME, BundleError
+from primus.errors import EXIT_RUNTIME, BundleError, ConfigValueError
 
 #: How to read the files whose content must match when an existing bundle is reused. They are compared as
 #: parsed data, not bytes, so a bundle written where PyYAML/tomli-w format a value differently still counts
@@ -123,6 +130,7 @@ def render_bundle(
 ) -> tuple[dict[str, str], str]:
     """Every bundle file's text (name -> text, manifest last) and the bundle hash; writes nothing."""
     document = resolved_document(resolved, config)
+    _refuse_plaintext_secrets(resolved, document)
     env = env_record(resolved.env_consumed)
     versions = dict(package_versions() if packages is None else packages)
     bundle_hash = hash_of(hash_material(document, env, versions, image_id))
@@ -153,6 +161,49 @@ def render_bundle(
         }
     )
     return files, bundle_hash
+
+
+#: Shorter secret values are not searched for: they would match ordinary words and numbers by chance.
+_MIN_SECRET_LENGTH = 4
+
+
+def _refuse_plaintext_secrets(resolved: ResolvedExperiment, document: Mapping[str, Any]) -> None:
+    """Refuse a config that carries a secret-looking env var's value: the bundle would store it in clear.
+
+    lock.json keeps only a digest of such variables; a ``${WANDB_API_KEY}`` inside a config value would
+    still copy the secret into resolved.yaml, job_config.toml and provenance.json.
+    """
+    secrets = {
+        name: value
+        for name, value in resolved.env_consumed.items()
+        if value and len(value) >= _MIN_SECRET_LENGTH and is_secret_name(name)
+    }
+    if not secrets:
+        return
+    for dotted, value in _string_leaves(document, ""):
+        for name, secret in secrets.items():
+            if secret in value:
+                key = dotted.removeprefix("config.")
+                origin = resolved.origin_of(key)
+                raise ConfigValueError(
+                    f"contains the value of ${{{name}}}, which would be written in clear into the run bundle",
+                    file=origin.file if origin else None,
+                    line=origin.line if origin else None,
+                    key=key,
+                    hint=f"do not put {name} into the config; let the training job read it from its "
+                    "environment (the bundle records only its sha256)",
+                )
+
+
+def _string_leaves(node: Any, dotted: str):
+    if isinstance(node, str):
+        yield dotted, node
+    elif isinstance(node, Mapping):
+        for key, value in node.items():
+            yield from _string_leaves(value, f"{dotted}.{key}" if dotted else key)
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _string_leaves(value, f"{dotted}[{index}]")
 
 
 def _provenance(resolved: ResolvedExperiment) -> dict[str, list[dict[str, Any]]]:
