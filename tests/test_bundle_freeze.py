@@ -405,3 +405,11 @@ def test_a_secret_substituted_into_a_config_value_is_refused(project: Path):
         == "contains the value of ${HF_TOKEN}, which would be written in clear into the run bundle"
     )
     assert not (project / "runs").exists()
+
+
+def test_an_empty_folder_already_at_the_bundle_path_is_replaced(project: Path):
+    resolved = make_resolved(project)
+    planned = Path("runs") / "exp1" / compute_hash(resolved, resolved.config, packages=PACKAGES)
+    planned.mkdir(parents=True)  # what Snakemake does for an output inside the bundle
+    assert freeze(resolved, resolved.config, runs_dir=Path("runs"), packages=PACKAGES) == planned
+    check_bundle(planned)

@@ -76,8 +76,9 @@ def freeze(
     exp_dir = Path(runs_dir) / experiment_folder_name(resolved)
     files, bundle_hash = render_bundle(resolved, config, image_id=image_id, packages=packages)
     final = exp_dir / bundle_hash
-    if final.exists():
+    if final.exists() and not _is_empty_folder(final):
         return _reuse_existing(final, files)
+    # An empty folder in its place (a workflow engine creates output folders ahead) is replaced by the rename.
 
     try:
         exp_dir.mkdir(parents=True, exist_ok=True)
@@ -245,6 +246,10 @@ def _reuse_existing(final: Path, files: Mapping[str, str]) -> Path:
                 f"move {final} away and freeze again",
             )
     return final
+
+
+def _is_empty_folder(path: Path) -> bool:
+    return path.is_dir() and not any(path.iterdir())
 
 
 def _write_read_only(path: Path, text: str) -> None:
