@@ -1,0 +1,70 @@
+"""The module ``torchrun`` starts in every worker: ``python -m primus.backends.torchtitan.entry --job...``.
+
+Order matters: on a host without an accelerator the CPU patches go in before TorchTitan's trainer is
+imported (TorchTitan picks its device at import time); on a CUDA or ROCm host nothing is patched. Then
+TorchTitan's own ``torchtitan.train.main`` runs with ``PrimusTrainer`` on the arguments it was given.
+A ``PrimusError`` ends the worker with its one-line message and exit code, not a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from primus.errors import LaunchError, PrimusError
+
+
+def _wants_converter(argv: list[str], name: str) -> bool:
+    """True when the job config (file or command line) lists converter ``name`` (read before TorchTitan)."""
+    import tomllib
+
+    converters: list[str] = []
+    for index, arg in enumerate(argv):
+        if arg in ("--job.config_file", "--job.config-file") and index + 1 < len(argv):
+            try:
+                with open(argv[index + 1], "rb") as handle:
+                    converters = list(tomllib.load(handle).get("model", {}).get("converters", []) or [])
+            except (OSError, tomllib.TOMLDecodeError):
+                converters = []  # TorchTitan reports an unreadable config file itself
+        if arg.startswith("--model.converters"):
+            value = arg.split("=", 1)[1] if "=" in arg else (argv[index + 1] if index + 1 < len(argv) else "")
+            converters = [item.strip(" []'\"") for item in value.split(",")]
+    return name in converters
+
+
+def main() -> int:
+    """Run TorchTitan's training main flow on ``sys.argv``; returns the process exit code.
+
+    TorchTitan's ``ConfigManager.parse_args`` reads ``sys.argv[1:]`` (bound when it is imported), so the
+    arguments are the ones ``torchrun`` gave this process.
+    """
+    argv = sys.argv[1:]
+    try:
+        from primus.backends.torchtitan import cpu_runtime
+
+        if cpu_runtime.needs_cpu_patches():
+            cpu_runtime.apply_cpu_patches()
+        if _wants_converter(argv, "primus_turbo"):
+            try:
+                from primus.backends.torchtitan import turbo
+
+                turbo.register()
+            except ImportError as error:
+                raise LaunchError(
+                    f"model.converters asks for primus_turbo, but it cannot be imported: {error}",
+                    key="model.converters",
+                    hint="train inside the ROCm container that ships Primus-Turbo, or drop primus_turbo",
+                ) from None
+
+        import torchtitan.train as torchtitan_train
+
+        from primus.backends.torchtitan.trainer import PrimusTrainer
+
+        torchtitan_train.main(PrimusTrainer)
+    except PrimusError as error:
+        print(f"error: {error.format()}", file=sys.stderr, flush=True)
+        return error.exit_code
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

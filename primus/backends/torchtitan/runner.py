@@ -1,0 +1,200 @@
+"""The train stage: run ``torchrun`` on a bundle, keep its log, resume, show progress (torch-free).
+
+``train(bundle)`` is idempotent: a bundle whose ``train/DONE`` exists is not trained again; an
+interrupted one (kill -9, node loss) resumes from its latest checkpoint because TorchTitan's checkpointer
+loads ``train/<checkpoint.folder>`` by itself, and the trainer trims ``metrics.jsonl`` to that step.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shlex
+import subprocess
+import sys
+import time
+from collections import deque
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from primus.backends.torchtitan.launch import environment_for_launch, launch_command, read_job_config
+from primus.backends.torchtitan.metrics_file import read_rows
+from primus.errors import LaunchError
+
+#: Names inside ``<bundle>/train/`` (the trainer writes metrics and DONE; this module writes the log).
+TRAIN_DIR = "train"
+LOG_FILE = "train.log"
+METRICS_FILE = "metrics.jsonl"
+DONE_FILE = "DONE"
+LOCK_FILE = ".train.lock"
+#: How many log lines a failure report quotes.
+TAIL_LINES = 40
+
+
+def read_done(bundle: Path) -> dict[str, Any] | None:
+    """The DONE marker's content (``{"step": final step, "steps": configured}``), None when absent."""
+    path = Path(bundle) / TRAIN_DIR / DONE_FILE
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (json.JSONDecodeError, OSError):
+        return {"step": None, "steps": None}
+
+
+class ProgressLine:
+    """One terminal line, redrawn in place: ``step 7/20 | loss 7.1234 | 1,234 tok/s | ETA 0:00:12``."""
+
+    def __init__(self, stream: IO[str], total_steps: int) -> None:
+        self.stream = stream
+        self.total = total_steps
+        self.width = 0
+
+    def show(self, rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        last = rows[-1]
+        recent = [r["step_time_s"] for r in rows[-10:] if isinstance(r.get("step_time_s"), int | float)]
+        step_time = sum(recent) / len(recent) if recent else 0.0
+        eta = max(self.total - last["step"], 0) * step_time
+        loss = last.get("loss")
+        loss_text = f"{loss:.4f}" if isinstance(loss, int | float) else str(loss)
+        tps = last.get("tokens_per_second")
+        tps_text = f"{tps:,.0f}" if isinstance(tps, int | float) else "?"
+        text = (
+            f"step {last['step']}/{self.total} | loss {loss_text} | {tps_text} tok/s | "
+            f"ETA {time.strftime('%H:%M:%S', time.gmtime(eta))}"
+        )
+        self.stream.write("\r" + text.ljust(self.width))
+        self.stream.flush()
+        self.width = len(text)
+
+    def finish(self) -> None:
+        if self.width:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+class _MetricsTail:
+    """The rows of a growing metrics.jsonl, re-read only when its size changed (cheap per log line)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.size = -1
+        self.cached: list[dict[str, Any]] = []
+
+    def rows(self) -> list[dict[str, Any]]:
+        try:
+            size = self.path.stat().st_size
+        except FileNotFoundError:
+            return []
+        if size != self.size:
+            self.size, self.cached = size, read_rows(self.path)[-10:]
+        return self.cached
+
+
+def _log_tail(path: Path, lines: int = TAIL_LINES) -> str:
+    try:
+        with path.open(encoding="utf-8", errors="replace") as handle:
+            return "".join(deque(handle, maxlen=lines)).rstrip()
+    except FileNotFoundError:
+        return "(no log written)"
+
+
+def train(bundle: Path, *, dry_run: bool = False) -> int:
+    """Train ``bundle`` to completion with TorchTitan; returns 0 (errors raise ``PrimusError``).
+
+    ``dry_run`` prints the torchrun command and writes nothing. A complete bundle (``train/DONE``) is
+    not trained again. Raises ``LaunchError`` (exit code 1) with the log tail and the log path when
+    torchrun fails, and when it exits before the configured steps are done.
+    """
+    bundle = Path(bundle)
+    done = read_done(bundle)
+    if done is not None:
+        print(f"{bundle}: training already complete (step {done.get('step')}); nothing to do")
+        return 0
+    argv = launch_command(bundle, env=os.environ)
+    if dry_run:
+        print(shlex.join(argv))
+        return 0
+
+    steps = int(read_job_config(bundle).get("training", {}).get("steps", 0) or 0)
+    train_dir = bundle / TRAIN_DIR
+    train_dir.mkdir(parents=True, exist_ok=True)
+    log_path = train_dir / LOG_FILE
+    with (train_dir / LOCK_FILE).open("w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise LaunchError(
+                "another train process is already running on this bundle",
+                file=str(bundle),
+                hint="wait for it to finish (or stop it); a stopped run resumes from its checkpoint",
+            ) from None
+        return_code = _run_torchrun(argv, log_path, train_dir / METRICS_FILE, steps)
+
+    if return_code != 0:
+        raise LaunchError(
+            f"training failed: torchrun exited with code {return_code}\n"
+            f"--- last lines of {log_path} ---\n{_log_tail(log_path)}",
+            file=str(log_path),
+            hint="fix the cause the log shows, then run train again (it resumes from the latest checkpoint)",
+        )
+    done = read_done(bundle)
+    if done is None:
+        rows = read_rows(train_dir / METRICS_FILE)
+        last = rows[-1]["step"] if rows else 0
+        raise LaunchError(
+            f"training stopped at step {last} before the configured {steps} steps "
+            f"(torchrun exited 0 without writing {DONE_FILE})\n"
+            f"--- last lines of {log_path} ---\n{_log_tail(log_path)}",
+            file=str(log_path),
+            hint="a finite dataset may have run out of data: add data or lower training.steps",
+        )
+    print(f"{bundle}: training complete at step {done.get('step')}; metrics in {train_dir / METRICS_FILE}")
+    return 0
+
+
+def _run_torchrun(argv: list[str], log_path: Path, metrics_path: Path, steps: int) -> int:
+    """Run ``argv``; every output line goes to ``log_path``; a tty sees a progress line, others the lines."""
+    interactive = sys.stdout.isatty()
+    progress = ProgressLine(sys.stdout, steps) if interactive else None
+    with log_path.open("a", encoding="utf-8") as log:
+        started = datetime.now(UTC).isoformat(timespec="seconds")
+        log.write(f"=== primus train started {started}: {shlex.join(argv)}\n")
+        log.flush()
+        process = subprocess.Popen(
+            argv,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=environment_for_launch(),
+            text=True,
+            errors="replace",
+            bufsize=1,
+        )
+        try:
+            tail = _MetricsTail(metrics_path)
+            for line in process.stdout or ():
+                log.write(line)
+                log.flush()
+                if progress is not None:
+                    progress.show(tail.rows())
+                else:
+                    sys.stdout.write(line)
+            return_code = process.wait()
+        except KeyboardInterrupt:
+            process.terminate()
+            process.wait()
+            if progress is not None:
+                progress.finish()
+            raise LaunchError(
+                "training interrupted",
+                file=str(log_path),
+                hint="run train again to resume from the latest checkpoint",
+            ) from None
+        if progress is not None:
+            progress.finish()
+        log.write(f"=== torchrun exited with code {return_code}\n")
+    return return_code

@@ -1,0 +1,153 @@
+"""TorchTitan's own Trainer, with Primus's pieces plugged in through its TrainSpec.
+
+Import this module only after ``cpu_runtime.apply_cpu_patches()`` on a CPU-only host (``entry`` does).
+What changes, and where:
+- the TrainSpec registered for ``model.name`` is TorchTitan's own, with ``build_dataloader_fn`` /
+  ``build_tokenizer_fn`` swapped for mock data when ``training.mock_data`` is true, and a metrics
+  processor builder that adds a ``metrics.jsonl`` logger on rank 0 (TorchTitan's registry gives a
+  registered spec priority over the built-in one of the same name);
+- ``PrimusTrainer`` trims ``metrics.jsonl`` to the resumed step when training starts and writes ``DONE``
+  when the configured steps are complete. The training loop itself is TorchTitan's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import statistics
+from pathlib import Path
+from typing import Any
+
+import torch
+import torchtitan.protocols.train_spec as train_spec_module
+from torchtitan.components.metrics import (
+    BaseLogger,
+    LoggerContainer,
+    _get_metrics_rank,
+    build_metrics_processor,
+)
+from torchtitan.tools.logging import logger
+from torchtitan.train import Trainer
+
+from primus.backends.torchtitan.metrics_file import append_row, keep_rows_up_to, row_from_torchtitan
+from primus.backends.torchtitan.mock_data import mock_dataloader_builder
+from primus.errors import ConfigKeyError
+
+#: File names inside ``job.dump_folder`` (the bundle's ``train/``).
+METRICS_FILE = "metrics.jsonl"
+DONE_FILE = "DONE"
+#: The summary line the data-loading share is reported in (bench/bench_train.py reads it).
+DATA_LOADING_SUMMARY = "primus: data loading share of step time"
+
+
+def _is_rank_zero() -> bool:
+    return not torch.distributed.is_initialized() or torch.distributed.get_rank() == 0
+
+
+def _is_metrics_rank(parallel_dims: Any, job_config: Any) -> bool:
+    """The rank that holds the real loss: 0, or with pipeline parallelism the first rank of the last stage.
+
+    Uses TorchTitan's own rule (a private helper, pinned to 0.2.2) so metrics.jsonl never records the
+    placeholder loss that other pipeline stages carry.
+    """
+    if not torch.distributed.is_initialized():
+        return True
+    return torch.distributed.get_rank() == _get_metrics_rank(parallel_dims, job_config)
+
+
+class JsonlMetricsLogger(BaseLogger):
+    """A TorchTitan metrics logger that appends one contract row per logged training step."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.data_loading_pct: list[float] = []
+
+    def log(self, metrics: dict[str, Any], step: int) -> None:
+        if "loss_metrics/global_avg_loss" not in metrics:
+            return  # validation metrics have their own keys; metrics.jsonl holds training steps only
+        append_row(self.path, row_from_torchtitan(metrics, step))
+        share = metrics.get("time_metrics/data_loading(%)")
+        # Step 1 includes start-up work; it says nothing about the steady state.
+        if share is not None and step > 1:
+            self.data_loading_pct.append(float(share))
+
+    def close(self) -> None:
+        if self.data_loading_pct:
+            logger.info(
+                f"{DATA_LOADING_SUMMARY}: {statistics.mean(self.data_loading_pct):.3f}% "
+                f"(mean over {len(self.data_loading_pct)} logged steps after step 1)"
+            )
+
+
+def _metrics_builder(inner: Any, metrics_path: Path):
+    def build(job_config: Any, parallel_dims: Any, model_args: Any = None, tag: str | None = None):
+        processor = (inner or build_metrics_processor)(job_config, parallel_dims, model_args)
+        if tag is None and _is_metrics_rank(parallel_dims, job_config):
+            container = processor.logger
+            if not isinstance(container, LoggerContainer):
+                # TorchTitan hands out a do-nothing BaseLogger when TensorBoard and W&B are both off.
+                container = LoggerContainer()
+                if type(processor.logger) is not BaseLogger:
+                    container.add_logger(processor.logger)
+                processor.logger = container
+            container.add_logger(JsonlMetricsLogger(metrics_path))
+        return processor
+
+    return build
+
+
+def primus_train_spec(job_config: Any) -> train_spec_module.TrainSpec:
+    """TorchTitan's TrainSpec for ``model.name`` with the Primus builders swapped in."""
+    base = train_spec_module.get_train_spec(job_config.model.name)
+    flavor = job_config.model.flavor
+    if flavor not in base.model_args:
+        raise ConfigKeyError(
+            f"model {job_config.model.name!r} has no flavor {flavor!r}",
+            key="model.flavor",
+            value=flavor,
+            hint=f"available flavors: {', '.join(sorted(base.model_args))}",
+        )
+    changes: dict[str, Any] = {
+        "build_metrics_processor_fn": _metrics_builder(
+            base.build_metrics_processor_fn, Path(job_config.job.dump_folder) / METRICS_FILE
+        )
+    }
+    if getattr(job_config.training, "mock_data", False):
+        changes["build_dataloader_fn"] = mock_dataloader_builder(base.model_args[flavor].vocab_size)
+        changes["build_tokenizer_fn"] = None
+    return dataclasses.replace(base, **changes)
+
+
+class PrimusTrainer(Trainer):
+    """TorchTitan's Trainer; adds metrics.jsonl trimming on (re)start and the DONE marker."""
+
+    def __init__(self, job_config: Any) -> None:
+        name = job_config.model.name
+        spec = primus_train_spec(job_config)
+        # A registered spec wins over TorchTitan's built-in one of the same name (get_train_spec); a spec
+        # registered earlier (by a custom import) was the base of ``spec`` and is replaced by it.
+        train_spec_module._extra_train_specs.pop(name, None)
+        train_spec_module.register_train_spec(name, spec)
+        self._training_started = False
+        super().__init__(job_config)
+
+    def should_continue_training(self) -> bool:
+        # TorchTitan asks this first right after loading the checkpoint: self.step is the resumed step.
+        if not self._training_started:
+            self._training_started = True
+            if _is_rank_zero():
+                dropped = keep_rows_up_to(Path(self.job_config.job.dump_folder) / METRICS_FILE, self.step)
+                if dropped:
+                    logger.info(f"primus: dropped {dropped} metrics rows after resumed step {self.step}")
+        return super().should_continue_training()
+
+    def train(self) -> None:
+        super().train()
+        steps = self.job_config.training.steps
+        if self.step >= steps and _is_rank_zero():
+            done = Path(self.job_config.job.dump_folder) / DONE_FILE
+            temporary = done.with_name(DONE_FILE + ".tmp")
+            temporary.write_text(json.dumps({"step": self.step, "steps": steps}) + "\n")
+            os.replace(temporary, done)
+            logger.info(f"primus: training complete at step {self.step}; wrote {done}")
