@@ -6,8 +6,10 @@ import json
 import multiprocessing
 import os
 import shutil
+import signal
 import socket
 import stat
+import time
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -413,3 +415,35 @@ def test_an_empty_folder_already_at_the_bundle_path_is_replaced(project: Path):
     planned.mkdir(parents=True)  # what Snakemake does for an output inside the bundle
     assert freeze(resolved, resolved.config, runs_dir=Path("runs"), packages=PACKAGES) == planned
     check_bundle(planned)
+
+
+def _killed_while_writing(root: str) -> None:
+    os.chdir(root)
+    written = []
+
+    def die_on_third_file(path: Path, text: str) -> None:
+        if len(written) == 2:
+            os.kill(os.getpid(), signal.SIGKILL)  # no cleanup code runs: a power cut, an OOM kill
+        written.append(path)
+        path.write_text(text)
+
+    freeze_module._write_read_only = die_on_third_file
+    resolved = make_resolved(Path(root))
+    freeze(resolved, resolved.config, runs_dir=Path("runs"), packages=PACKAGES)
+
+
+def test_a_killed_freeze_leaves_no_bundle_and_its_leftovers_are_cleaned_later(project: Path):
+    child = multiprocessing.get_context("fork").Process(target=_killed_while_writing, args=(str(project),))
+    child.start()
+    child.join(timeout=60)
+    assert child.exitcode == -signal.SIGKILL
+    exp_dir = project / "runs" / "exp1"
+    leftovers = os.listdir(exp_dir)
+    assert len(leftovers) == 1 and leftovers[0].startswith(".freeze-")  # a temp folder, never a bundle
+
+    old = time.time() - freeze_module.STALE_TEMP_AGE_S - 1
+    os.utime(exp_dir / leftovers[0], (old, old))
+    resolved = make_resolved(project)
+    bundle = freeze(resolved, resolved.config, runs_dir=Path("runs"), packages=PACKAGES)
+    assert os.listdir(exp_dir) == [bundle.name]
+    check_bundle(bundle)

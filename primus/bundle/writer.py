@@ -12,6 +12,7 @@ import errno
 import os
 import shutil
 import tempfile
+import time
 import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -82,6 +83,7 @@ def freeze(
 
     try:
         exp_dir.mkdir(parents=True, exist_ok=True)
+        _remove_stale_temps(exp_dir)
         tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{bundle_hash}-", dir=exp_dir))
     except OSError as error:
         raise _write_error(error, exp_dir) from error
@@ -246,6 +248,22 @@ def _reuse_existing(final: Path, files: Mapping[str, str]) -> Path:
                 f"move {final} away and freeze again",
             )
     return final
+
+
+#: A temporary folder older than this (seconds) belongs to a freeze that was killed: writing one takes
+#: milliseconds, so no live freeze can still own it.
+STALE_TEMP_AGE_S = 600
+
+
+def _remove_stale_temps(exp_dir: Path) -> None:
+    """Delete ``.freeze-*`` folders left by killed freezes, so only bundles remain under runs/<exp>/."""
+    now = time.time()
+    for entry in exp_dir.glob(f"{TMP_PREFIX}*"):
+        try:
+            if now - entry.stat().st_mtime > STALE_TEMP_AGE_S:
+                shutil.rmtree(entry, ignore_errors=True)
+        except FileNotFoundError:
+            pass  # another freeze removed it first
 
 
 def _is_empty_folder(path: Path) -> bool:
