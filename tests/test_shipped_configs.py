@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import subprocess
 import textwrap
 import typing
 from pathlib import Path
@@ -296,21 +297,42 @@ def test_cpu_examples_need_no_gpu_and_no_download(example):
 
 # ----------------------------------------------------------------------------------- docs match files
 
-_DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md")), *sorted(CONFIGS.rglob("*.md"))]
-if SEED_GUIDE.is_file():
-    _DOCS.append(SEED_GUIDE)
+
+def _docs() -> list[Path]:
+    """The project's Markdown files (tracked or new, not git-ignored ones like the venv's), plus the guide."""
+    try:
+        listed = subprocess.run(
+            ["git", "ls-files", "--cached", "--others", "--exclude-standard", "*.md"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+        docs = [REPO / name for name in sorted(set(listed)) if (REPO / name).is_file()]
+    except (OSError, subprocess.CalledProcessError):  # not a git checkout (e.g. an sdist)
+        docs = [p for p in (REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))) if p.is_file()]
+    return [*docs, SEED_GUIDE] if SEED_GUIDE.is_file() else docs
+
+
+_DOCS = _docs()
+
+
+def _doc_id(doc: Path) -> str:
+    return _rel(doc) if doc.is_relative_to(REPO) else doc.name
+
+
 #: A path to a shipped YAML file as docs write it.
 _CONFIG_PATH = re.compile(r"(?:examples|primus/configs)/[\w./-]+?\.yaml")
 
 
-@pytest.mark.parametrize("doc", [pytest.param(d, id=d.name) for d in _DOCS if d.is_file()])
+@pytest.mark.parametrize("doc", [pytest.param(d, id=_doc_id(d)) for d in _DOCS])
 def test_docs_name_only_config_files_that_exist(doc):
     named = set(_CONFIG_PATH.findall(doc.read_text(encoding="utf-8")))
     missing = sorted(p for p in named if not (REPO / p).is_file())
     assert missing == []
 
 
-@pytest.mark.parametrize("doc", [pytest.param(d, id=d.name) for d in _DOCS if d.is_file()])
+@pytest.mark.parametrize("doc", [pytest.param(d, id=_doc_id(d)) for d in _DOCS])
 def test_docs_model_preset_references_exist(doc):
     # "model: X.yaml" lines in doc snippets must name a shipped preset.
     named = set(re.findall(r"^\s*model:\s*([\w.-]+\.yaml)\s*$", doc.read_text(encoding="utf-8"), flags=re.M))
