@@ -337,3 +337,27 @@ def test_docs_model_preset_references_exist(doc):
     # "model: X.yaml" lines in doc snippets must name a shipped preset.
     named = set(re.findall(r"^\s*model:\s*([\w.-]+\.yaml)\s*$", doc.read_text(encoding="utf-8"), flags=re.M))
     assert sorted(n for n in named if not (MODEL_PRESETS / n).is_file()) == []
+
+
+# ------------------------------------------------------------------------------------------- platforms
+
+
+@pytest.mark.parametrize(
+    "platform, num_nodes_key",
+    [pytest.param("local", None, id="local"), pytest.param("slurm", "SLURM_NNODES", id="slurm")],
+)
+def test_shipped_platform_presets_resolve_into_the_envelope(platform, num_nodes_key, tmp_path):
+    from primus.config import load_experiment
+    from primus.validate import validate
+
+    experiment = tmp_path / "exp.yaml"
+    experiment.write_text(
+        _experiment_text("llama3_debugmodel.yaml").replace(
+            "workspace: ./output\n", f"workspace: ./output\nplatform: {platform}\n"
+        ),
+        encoding="utf-8",
+    )
+    resolved = load_experiment(experiment, env=NO_ENV)
+    validate(resolved)
+    got = resolved.envelope["platform"]
+    assert (got["name"], got["num_nodes_env_key"]) == (platform, num_nodes_key)
