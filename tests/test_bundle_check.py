@@ -186,3 +186,36 @@ def test_invalid_yaml_with_a_matching_manifest_digest_is_reported_not_raised(bun
         check_bundle(bundle)
     assert [problem.file for problem in caught.value.problems] == ["resolved.yaml"]
     assert caught.value.problems[0].problem.startswith("unreadable: ")
+
+
+def rewrite_manifest(bundle: Path, **changes) -> None:
+    manifest_file = writable(bundle / "manifest.json")
+    manifest = json.loads(manifest_file.read_text())
+    manifest.update(changes)
+    manifest_file.write_text(json.dumps(manifest))
+
+
+def test_a_bundle_of_another_format_is_refused(bundle: Path):
+    rewrite_manifest(bundle, format=99)
+    with pytest.raises(BundleIntegrityError) as caught:
+        check_bundle(bundle)
+    assert caught.value.problems == [BundleProblem("manifest.json", "bundle format 99; this Primus reads 1")]
+
+
+def test_a_manifest_naming_another_experiment_is_reported(bundle: Path):
+    rewrite_manifest(bundle, exp_name="someone-else")
+    with pytest.raises(BundleIntegrityError) as caught:
+        check_bundle(bundle)
+    assert caught.value.problems == [
+        BundleProblem(
+            "manifest.json",
+            "exp_name 'someone-else' differs from resolved.yaml's 'llama3_debugmodel-pretrain'",
+        )
+    ]
+
+
+def test_loading_an_unverified_broken_bundle_is_a_bundle_error(bundle: Path):
+    writable(bundle / "resolved.yaml").write_text("config: {}\n")
+    with pytest.raises(BundleError) as caught:
+        load_bundle(bundle, verify=False)
+    assert caught.value.message == "the bundle cannot be read: KeyError: 'envelope'"

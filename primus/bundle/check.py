@@ -13,6 +13,7 @@ import yaml
 from primus.bundle.canonical import sha256_file
 from primus.bundle.hashing import hash_material, hash_of
 from primus.bundle.layout import (
+    BUNDLE_FORMAT,
     FROZEN_FILES,
     HASH_LENGTH,
     JOB_TOML,
@@ -70,6 +71,15 @@ def check_bundle(path: Path) -> None:
             hint="give the runs/<exp_name>/<hash> folder that `primus-cli freeze` printed",
         )
     manifest = _read_manifest(bundle)
+    if manifest.get("format") != BUNDLE_FORMAT:
+        raise BundleIntegrityError(
+            bundle,
+            [
+                BundleProblem(
+                    MANIFEST, f"bundle format {manifest.get('format')!r}; this Primus reads {BUNDLE_FORMAT}"
+                )
+            ],
+        )
     problems: list[BundleProblem] = []
     recorded = manifest.get("files") if isinstance(manifest.get("files"), dict) else {}
 
@@ -128,6 +138,14 @@ def _hash_problems(bundle: Path, manifest: dict[str, Any]) -> list[BundleProblem
         hash_material(document, lock.get("env", {}), lock.get("packages", {}), runtime.get("image_id"))
     )
     problems = []
+    envelope = document.get("envelope") if isinstance(document, dict) else None
+    exp_name = envelope.get("exp_name") if isinstance(envelope, dict) else None
+    if manifest.get("exp_name") != exp_name:
+        problems.append(
+            BundleProblem(
+                MANIFEST, f"exp_name {manifest.get('exp_name')!r} differs from resolved.yaml's {exp_name!r}"
+            )
+        )
     if manifest.get("hash") != rebuilt:
         problems.append(
             BundleProblem(
@@ -184,17 +202,25 @@ def load_bundle(path: Path, *, verify: bool = True) -> FrozenBundle:
         check_bundle(bundle)
     elif not (bundle / RESOLVED).is_file():
         raise BundleError("no run bundle here (resolved.yaml missing)", file=str(bundle))
-    document = _load_yaml(bundle / RESOLVED)
-    manifest = json.loads((bundle / MANIFEST).read_text(encoding="utf-8"))
-    return FrozenBundle(
-        path=bundle,
-        hash=manifest["hash"],
-        exp_name=document["envelope"].get("exp_name", ""),
-        envelope=document["envelope"],
-        module_name=document["module"],
-        framework=document["framework"],
-        presets=document["presets"],
-        config=document["config"],
-        lock=json.loads((bundle / LOCK).read_text(encoding="utf-8")),
-        provenance=json.loads((bundle / PROVENANCE).read_text(encoding="utf-8")),
-    )
+    try:
+        document = _load_yaml(bundle / RESOLVED)
+        manifest = json.loads((bundle / MANIFEST).read_text(encoding="utf-8"))
+        return FrozenBundle(
+            path=bundle,
+            hash=manifest["hash"],
+            exp_name=document["envelope"]["exp_name"],
+            envelope=document["envelope"],
+            module_name=document["module"],
+            framework=document["framework"],
+            presets=document["presets"],
+            config=document["config"],
+            lock=json.loads((bundle / LOCK).read_text(encoding="utf-8")),
+            provenance=json.loads((bundle / PROVENANCE).read_text(encoding="utf-8")),
+        )
+    except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError, KeyError, TypeError) as error:
+        # only reachable with verify=False: a verified bundle has exactly the structure freeze wrote
+        raise BundleError(
+            f"the bundle cannot be read: {type(error).__name__}: {error}",
+            file=str(bundle),
+            hint="run `primus-cli check-bundle` on it, then freeze the experiment again",
+        ) from error
