@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 
@@ -109,3 +110,13 @@ def test_bad_record_names_file_and_line(tmp_path, line, key, message):
         key,
         message,
     )
+
+
+def test_reads_the_metrics_of_a_real_torchtitan_run():
+    # Written by the train stage for 20 steps of llama3 debugmodel on CPU (seed 42, deterministic).
+    path = Path(__file__).parent / "assets" / "verify" / "llama3_debugmodel_20_steps.metrics.jsonl"
+    log = read_metrics(path)
+    assert [r.step for r in log.steps] == list(range(1, 21))
+    assert log.steps[0].loss == pytest.approx(8.1144, abs=1e-4)
+    assert log.steps[-1].loss == pytest.approx(5.3682, abs=1e-4)
+    assert all(r.tokens_per_second > 0 and r.step_time_s > 0 and r.memory_gib > 0 for r in log.steps)

@@ -86,7 +86,7 @@ def verify(bundle: Path, *, against: Path | None = None, tolerance: float | None
         log,
         title=f"{title}: {'PASSED' if verdict.passed else 'FAILED'}",
         other=other_log,
-        other_name=other_name,
+        other_name=_title(against) if against is not None else "",
     )
     write_outputs(
         bundle / "verify",

@@ -108,6 +108,7 @@ def render_loss_plot(
     have no place on the y axis; ``other`` (a compared run) is drawn dashed."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg  # deferred: only verify's writer needs it
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     figure = Figure(figsize=(8, 4.5), dpi=100)
     FigureCanvasAgg(figure)
@@ -118,11 +119,12 @@ def render_loss_plot(
     bad = [r.step for r in log.steps if not math.isfinite(r.loss)]
     for index, step in enumerate(bad[:50]):  # beyond 50 lines the plot says nothing more
         axes.axvline(step, color="tab:red", linestyle=":", label="non-finite loss" if index == 0 else None)
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))  # steps are whole numbers
     axes.set_xlabel("step")
     axes.set_ylabel("loss")
     axes.set_title(title)
     axes.grid(True, alpha=0.3)
-    if axes.get_legend_handles_labels()[0]:
+    if other is not None or bad:  # one plain curve needs no legend
         axes.legend()
     figure.subplots_adjust(left=0.09, right=0.98, top=0.92, bottom=0.11)  # fixed: tight_layout draws twice
     buffer = io.BytesIO()
