@@ -37,14 +37,7 @@ onsuccess:
 
 
 onerror:
-    print(
-        f"primus workflow failed for {PLAN.experiment} (exp_name {PLAN.exp_name}).\n"
-        f"  rule logs: {PLAN.workdir}/*.log (validate, container, resolve); "
-        f"<bundle>/train/train_model.log, <bundle>/verify/verify_run.log\n"
-        f"  bundle: {PLAN.bundle or '(not yet known: the container image comes first)'}\n"
-        f"  after an interrupted run: snakemake --unlock, then rerun (training resumes from its checkpoint)",
-        file=sys.stderr,
-    )
+    print_failure_summary()
 
 
 # Default target: train the experiment and verify it; ends with the verdict.

@@ -68,3 +68,20 @@ def print_verdict():
     if verdict.is_file():
         passed = json.loads(verdict.read_text(encoding="utf-8")).get("passed")
         print(f"verdict: {'PASS' if passed else 'FAIL'}  ({verdict})", file=sys.stderr)
+
+
+def print_failure_summary():
+    """Where to look after a failure, and what was (not) written."""
+    if PLAN.bundle is None:
+        bundle = "not yet known (the container image comes first)"
+    elif (Path(PLAN.bundle) / "manifest.json").is_file():
+        bundle = f"{PLAN.bundle} (frozen; train/ and verify/ hold their logs)"
+    else:
+        bundle = f"{PLAN.bundle} (not written)"
+    print(
+        f"primus workflow failed for {PLAN.experiment} (exp_name {PLAN.exp_name})\n"
+        f"  bundle: {bundle}\n"
+        f"  logs of validate/container/resolve: {PLAN.workdir}/\n"
+        "  after an interrupted run: snakemake --unlock, then rerun (training resumes from its checkpoint)",
+        file=sys.stderr,
+    )

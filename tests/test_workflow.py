@@ -1,0 +1,180 @@
+"""The Snakemake workflow: plan, errors, reruns, report, lint and format; real training on the CPU default.
+
+Every run happens in a temporary working directory (``--directory`` semantics through ``cwd``), so no test
+writes into the repository.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+CPU_DEFAULT = REPO / "examples/torchtitan/configs/CPU/llama3_debugmodel-pretrain.yaml"
+STAGES = ("validate_experiment", "resolve_experiment", "train_model", "verify_run")
+
+
+def tiny_experiment(folder: Path, *, steps: int = 6) -> Path:
+    """The CPU default shortened to ``steps`` steps (checkpoint every 3), copied into ``folder``."""
+    text = CPU_DEFAULT.read_text(encoding="utf-8")
+    for old, new in (
+        ("steps: 50", f"steps: {steps}"),
+        ("warmup_steps: 5", "warmup_steps: 1"),
+        ("interval: 10", "interval: 3"),
+    ):
+        assert old in text, f"the CPU default no longer contains {old!r}; update this test"
+        text = text.replace(old, new)
+    path = folder / "llama3_tiny.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def bundles_in(output: str) -> set[str]:
+    """Bundle folders (runs/<exp_name>/<hash>) named in Snakemake's output."""
+    return set(re.findall(r"runs/[^/\s]+/[0-9a-f]{16}", output))
+
+
+# ---------------------------------------------------------------------------------------------- planning
+
+
+def test_dry_run_of_qwen3_8B_shows_every_stage_and_writes_nothing(snakemake, tmp_path):
+    result = snakemake("-n", "-p", "train", "--config", "exp=qwen3_8B", cwd=tmp_path)
+    for stage in STAGES:
+        assert f"rule {stage}:" in result.stdout
+    assert "examples/torchtitan/configs/MI300X/qwen3_8B-BF16-pretrain.yaml" in result.stdout
+    assert bundles_in(result.stdout) == {f"runs/qwen3_8B-pretrain/{_hash_of(result.stdout)}"}
+    assert not (tmp_path / "runs").exists()
+
+
+def _hash_of(output: str) -> str:
+    return re.search(r"runs/qwen3_8B-pretrain/([0-9a-f]{16})", output).group(1)
+
+
+def test_default_target_without_config_is_the_cpu_default(snakemake, tmp_path):
+    result = snakemake("-n", cwd=tmp_path)
+    assert "rule train_model:" in result.stdout
+    assert "runs/llama3_debugmodel-pretrain/" in result.stdout
+
+
+def test_container_runtime_builds_the_image_before_freezing(snakemake, tmp_path):
+    result = snakemake("-n", "train", "--config", "exp=qwen3_8B", "runtime=container", cwd=tmp_path)
+    assert "checkpoint build_container:" in result.stdout
+    # The bundle hash needs the image ID: freezing is planned only once the checkpoint has run.
+    assert "rule resolve_experiment:" not in result.stdout
+
+
+def test_running_qwen3_8B_on_a_cpu_host_fails_at_preflight_before_freezing(snakemake, tmp_path):
+    result = snakemake("-c1", "train", "--config", "exp=qwen3_8B", cwd=tmp_path, check=False)
+    assert result.returncode != 0
+    assert "model.flavor: not enough memory to train qwen3 8B on this CPU-only host" in result.stdout
+    assert "(not written)" in result.stdout
+    assert not any(p.name != ".workflow" for p in (tmp_path / "runs").iterdir())
+
+
+# The other lookup errors are covered by tests/test_workflow_lookup.py; this one shows the Snakefile's path.
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        pytest.param(
+            "exp=qwen3",
+            "error: exp: experiment name 'qwen3' is ambiguous on platform MI300X: it matches 6 experiments: "
+            "qwen3_0.6B-BF16-pretrain, qwen3_1.7B-BF16-pretrain, qwen3_14B-BF16-pretrain, "
+            "qwen3_32B-BF16-pretrain, qwen3_4B-BF16-pretrain, qwen3_8B-BF16-pretrain",
+            id="ambiguous-name",
+        ),
+    ],
+)
+def test_experiment_lookup_error_is_one_message_with_exit_code_2(snakemake, tmp_path, setting, message):
+    result = snakemake("-n", "train", "--config", setting, cwd=tmp_path, check=False)
+    assert result.returncode == 2
+    assert message in result.stdout
+    assert "Traceback" not in result.stdout
+
+
+def test_unknown_workflow_config_key_is_rejected_by_the_schema(snakemake, tmp_path):
+    result = snakemake("-n", "train", "--config", "exp_nme=qwen3_8B", cwd=tmp_path, check=False)
+    assert result.returncode != 0
+    assert "Additional properties are not allowed ('exp_nme' was unexpected)" in result.stdout
+
+
+def test_lint_reports_nothing(snakemake, tmp_path):
+    result = snakemake("--lint", cwd=REPO)
+    assert "Congratulations, your workflow is in a good condition!" in result.stdout
+
+
+def test_snakefmt_leaves_the_workflow_unchanged():
+    snakefmt = Path(sys.executable).parent / "snakefmt"
+    if not snakefmt.exists():
+        pytest.skip("snakefmt is not installed in this environment (pip install snakefmt)")
+    files = [REPO / "Snakefile", *sorted((REPO / "workflow" / "rules").glob("*.smk"))]
+    result = subprocess.run([str(snakefmt), "--check", *map(str, files)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+# ---------------------------------------------------------------------------------------------- real runs
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, snakemake):
+    """One real run of a shortened CPU default: (working dir, experiment file, bundle, output)."""
+    workdir = tmp_path_factory.mktemp("workflow")
+    experiment = tiny_experiment(workdir)
+    result = snakemake("-c2", "train", "--config", f"exp={experiment}", cwd=workdir)
+    (bundle,) = bundles_in(result.stdout)
+    return workdir, experiment, workdir / bundle, result.stdout
+
+
+@pytest.mark.slow
+def test_train_runs_every_stage_and_ends_with_a_passing_verdict(trained):
+    _, _, bundle, output = trained
+    positions = [output.index(f"rule {stage}:") for stage in STAGES]
+    assert positions == sorted(positions)
+    assert json.loads((bundle / "verify" / "verdict.json").read_text())["passed"] is True
+    assert output.rstrip().splitlines()[-2].startswith("verdict: PASS")
+    assert (bundle / "train" / "DONE").is_file()
+
+
+@pytest.mark.slow
+def test_unchanged_rerun_has_nothing_to_do(trained, snakemake):
+    workdir, experiment, _, _ = trained
+    result = snakemake("-c2", "train", "--config", f"exp={experiment}", cwd=workdir)
+    assert "Nothing to be done" in result.stdout
+
+
+@pytest.mark.slow
+def test_comment_only_edit_does_not_retrain(trained, snakemake):
+    workdir, experiment, _, _ = trained
+    original = experiment.read_text()
+    try:
+        experiment.write_text(
+            "# a comment added by the test\n" + original.replace("steps: 6", "steps: 6  # same value")
+        )
+        result = snakemake("-n", "train", "--config", f"exp={experiment}", cwd=workdir)
+        assert "Nothing to be done" in result.stdout
+    finally:
+        experiment.write_text(original)
+
+
+@pytest.mark.slow
+def test_value_change_plans_a_new_bundle_and_keeps_the_old_one(trained, snakemake, tmp_path):
+    workdir, _, bundle, _ = trained
+    changed = tiny_experiment(tmp_path, steps=7)
+    result = snakemake("-n", "train", "--config", f"exp={changed}", cwd=workdir)
+    assert "rule train_model:" in result.stdout
+    (new_bundle,) = bundles_in(result.stdout)
+    assert workdir / new_bundle != bundle
+    assert (bundle / "verify" / "verdict.json").is_file()
+
+
+@pytest.mark.slow
+def test_report_holds_the_verdict_and_the_loss_plot(trained, snakemake):
+    workdir, experiment, _, _ = trained
+    snakemake("--report", "report.html", "train", "--config", f"exp={experiment}", cwd=workdir)
+    html = (workdir / "report.html").read_text(encoding="utf-8", errors="replace")
+    assert "loss.png" in html
+    assert "report.md" in html
