@@ -470,6 +470,14 @@ CASES = {
         20,
         "unknown component(s) 'optimizer'",
     ),
+    "unknown-dataset-name": Case(
+        [("overrides", {"training.mock_data": False, "training.dataset": "c4_tset"})],
+        ConfigValueError,
+        "training.dataset",
+        EXPERIMENT,
+        21,
+        "Unknown dataset 'c4_tset'. Did you mean: 'c4_test'?",
+    ),
     "foreign-custom-config-module": Case(
         [("overrides", {"experimental.custom_args_module": "my_team.extension"})],
         ConfigValueError,

@@ -95,6 +95,7 @@ def check_all(config: dict[str, Any], report: Report, env: Mapping[str, str]) ->
     check_activation_checkpoint(values, report)
     check_compile(values, report)
     check_extension_module(values, report)
+    check_datasets(values, report)
 
 
 # ---------------------------------------------------------------------------------------------- registry
@@ -544,4 +545,25 @@ def check_extension_module(values: Values, report: Report) -> None:
                 "so its keys cannot be checked",
                 value=got[0],
                 hint=f"use {_KNOWN_EXTENSIONS[1]!r} (the Primus extension) or leave it empty",
+            )
+
+
+def check_datasets(values: Values, report: Report) -> None:
+    # hf_datasets/text_datasets.py _validate_dataset: the name must be registered even when a
+    # dataset_path is given (the path only moves where that dataset's loader reads from).
+    known = schema.registry()["datasets"]
+    got = values.all("training.mock_data", "validation.enable")
+    if got is None:
+        return
+    mock_data, validation_enabled = got
+    for key, needed in (("training.dataset", not mock_data), ("validation.dataset", validation_enabled)):
+        name = values.all(key)
+        if needed and name is not None and name[0] not in known:
+            report.add(
+                ConfigValueError,
+                key,
+                _unknown("dataset", name[0], known),
+                value=name[0],
+                hint=f"TorchTitan 0.2.2 knows the datasets {', '.join(known)}; set the one whose format "
+                "your data has and point the matching dataset_path at it, or use training.mock_data: true",
             )

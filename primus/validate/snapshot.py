@@ -112,6 +112,16 @@ def _class_doc(cls: type) -> str:
     return "" if doc.startswith(f"{cls.__name__}(") else inspect.cleandoc(doc)
 
 
+def _choices(spec: dict[str, Any]) -> list[Any] | None:
+    """The allowed values of a Literal field (None included when it is Optional), else None."""
+    members = spec["of"] if spec["kind"] == "union" else [spec]
+    literals = [member for member in members if member["kind"] == "literal"]
+    if not literals or len(literals) + sum(m["kind"] == "none" for m in members) != len(members):
+        return None
+    choices = [choice for member in literals for choice in member["choices"]]
+    return [*choices, None] if any(member["kind"] == "none" for member in members) else choices
+
+
 def _json_default(f: dataclasses.Field) -> Any:
     if f.default is not dataclasses.MISSING:
         return f.default
@@ -139,6 +149,7 @@ def _walk(cls: type, prefix: str, origin: str, sections: dict, fields: dict) -> 
         fields[key] = {
             "type": type_text(spec),
             "spec": spec,
+            "choices": _choices(spec),
             "default": _json_default(f),
             "doc": docs.get(f.name, ""),
             "origin": origin,
