@@ -524,6 +524,8 @@ def load_experiment(
     """
     environment = os.environ if env is None else env
     root = Path(configs_root) if configs_root is not None else default_configs_root(environment)
+    if isinstance(overrides, str):  # one override passed bare; list("--x=1") would split it into characters
+        overrides = [overrides]
     cli = parse_cli_overrides(list(overrides))
     experiment_path = Path(path)
     shown = display_path(experiment_path)
