@@ -119,6 +119,18 @@ def test_fails_when_the_newest_checkpoint_is_older_than_the_last_step(tmp_path):
     )
 
 
+def test_a_hugging_face_final_checkpoint_is_skipped_not_failed(tmp_path):
+    folder = tmp_path / "train" / "checkpoint" / "step-10"
+    folder.mkdir(parents=True)
+    (folder / "model-00001-of-00001.safetensors").write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{}      ")
+    check = checkpoint_loads(tmp_path, settings(steps=10))
+    assert check.status == "skip"
+    assert check.message == (
+        "not checked: train/checkpoint/step-10 holds Hugging Face safetensors (checkpoint.last_save_in_hf),"
+        " not a DCP checkpoint; load it with the Hugging Face tooling it was written for"
+    )
+
+
 def test_checkpoint_folders_lists_only_step_folders(tmp_path):
     (tmp_path / "step-3").mkdir()
     (tmp_path / "step-12").mkdir()
