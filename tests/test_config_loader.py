@@ -464,6 +464,37 @@ def test_null_replacing_a_mapping_drops_its_leaves_from_the_provenance(tree):
     assert not [key for key in resolved.provenance if key.startswith("compile.")]
 
 
+def test_lists_are_replaced_whole_and_a_mapping_may_replace_a_scalar(tree):
+    overrides = (
+        "    overrides:\n      compile:\n        components: [loss]\n      trainable:\n        nested: 1\n"
+    )
+    write(tree, {"exp.yaml": EXPERIMENT + overrides})
+    resolved = load()
+    assert resolved.get("compile.components") == ["loss"]
+    assert [setting.value for setting in resolved.provenance["compile.components"]] == [
+        ["model", "loss"],
+        ["loss"],
+    ]
+    assert resolved.get("trainable") == {"nested": 1}
+    assert "trainable" not in resolved.provenance
+    assert resolved.origin_of("trainable.nested") == Origin("exp.yaml", 14, "overrides")
+
+
+def test_extends_may_name_an_absolute_path(tree):
+    write(
+        tree,
+        {
+            "shared/base.yaml": "training: {gc_freq: 7}\n",
+            "exp.yaml": replace("config: pre_trainer.yaml", "config: absolute.yaml"),
+            f"{MODULES}/absolute.yaml": f"extends: {tree / 'shared' / 'base.yaml'}\n",
+        },
+    )
+    resolved = load()
+    assert resolved.provenance["training.gc_freq"] == [
+        Setting(7, Origin("shared/base.yaml", 1, "module base"))
+    ]
+
+
 def test_provenance_describes_exactly_the_leaves_of_the_config(tree):
     resolved = load("experiments/tiny.yaml", "--optimizer", "{name: SGD}", "--job=7")
 
