@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from primus.errors import ConfigErrors
 from primus.validate import preflight, validate
-from primus.validate.machine import Host, PreflightError
+from primus.validate.machine import Host, PreflightError, detect_accelerator
 from primus.validate.testing import EXPERIMENT, resolved
 
 GPU_HOST = Host(accelerator="rocm", memory_bytes=64 * 2**30)
@@ -126,3 +128,30 @@ def test_validate_skips_preflight_while_the_config_itself_is_invalid() -> None:
     with pytest.raises(ConfigErrors) as caught:
         validate(experiment, preflight=True, env={}, host=SMALL_CPU_HOST)
     assert [e.key for e in caught.value.errors] == ["training.steps"]
+
+
+ACCELERATORS = {
+    # (device nodes, env, expected)
+    "rocm-driver": (["kfd", "dri"], {}, "rocm"),
+    "rocm-hidden-by-empty-visibility": (["kfd"], {"HIP_VISIBLE_DEVICES": ""}, None),
+    "nvidia-driver": (["nvidia0", "nvidiactl"], {}, "cuda"),
+    "nvidia-control-node-only": (["nvidiactl"], {}, None),  # driver loaded, no GPU
+    "nvidia-hidden-by-empty-visibility": (["nvidia0"], {"CUDA_VISIBLE_DEVICES": ""}, None),
+    "cpu-only": (["null", "zero"], {}, None),
+}
+
+
+@pytest.mark.parametrize(("nodes", "env", "expected"), ACCELERATORS.values(), ids=ACCELERATORS.keys())
+def test_accelerator_is_detected_from_device_nodes(tmp_path: Path, nodes, env, expected) -> None:
+    for node in nodes:
+        (tmp_path / node).touch()
+    assert detect_accelerator(env, dev=tmp_path) == expected
+
+
+def test_host_detection_does_not_import_torch() -> None:
+    script = (
+        "import sys; from primus.validate.machine import Host; Host.detect(); "
+        "print([m for m in sys.modules if m.split('.')[0] == 'torch'])"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"

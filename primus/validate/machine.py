@@ -2,9 +2,8 @@
 
 Unlike the rest of ``primus.validate`` these look at the host: is ``primus_turbo`` importable, are the
 dataset and the tokenizer files present locally (nothing can be downloaded at train time), and does a
-CPU-only host have the memory the model needs. Accelerators are detected from device files first
-(``/dev/kfd`` for ROCm, ``/dev/nvidia*`` for CUDA), so torch is imported only when those say nothing and a
-CUDA/ROCm build of torch could still see a device.
+CPU-only host have the memory the model needs. Accelerators are detected from device nodes (``/dev/kfd``
+for ROCm, ``/dev/nvidia*`` for CUDA), so even preflight needs no torch import (which takes seconds).
 """
 
 from __future__ import annotations
@@ -37,22 +36,22 @@ class Host:
     memory_bytes: int | None  # physical RAM (MemTotal), None when unknown
 
     @staticmethod
-    def detect() -> Host:
-        return Host(accelerator=detect_accelerator(), memory_bytes=_mem_total())
+    def detect(env: Mapping[str, str] | None = None) -> Host:
+        return Host(accelerator=detect_accelerator(env), memory_bytes=_mem_total())
 
 
-def detect_accelerator() -> str | None:
-    """``"rocm"``/``"cuda"`` when a GPU is visible, else None. Cheap checks first, torch last."""
-    if Path("/dev/kfd").exists():
+def detect_accelerator(env: Mapping[str, str] | None = None, dev: Path = Path("/dev")) -> str | None:
+    """``"rocm"``/``"cuda"`` when a GPU is visible to this process, else None.
+
+    Read from device nodes, without importing torch: the ROCm driver always exposes ``/dev/kfd`` and the
+    NVIDIA driver ``/dev/nvidia0``..., and no GPU build of torch can reach a GPU without them. A visibility
+    variable set to the empty string hides every GPU from torch, so it counts as none.
+    """
+    env = os.environ if env is None else env
+    if (dev / "kfd").exists() and "" not in (env.get("HIP_VISIBLE_DEVICES"), env.get("ROCR_VISIBLE_DEVICES")):
         return "rocm"
-    if any(Path("/dev").glob("nvidia[0-9]*")):
+    if any(dev.glob("nvidia[0-9]*")) and env.get("CUDA_VISIBLE_DEVICES") != "":
         return "cuda"
-    try:
-        import torch  # allowed here only: preflight runs right before a launch that imports it anyway
-    except ImportError:
-        return None
-    if torch.cuda.is_available():
-        return "rocm" if getattr(torch.version, "hip", None) else "cuda"
     return None
 
 
@@ -144,7 +143,7 @@ def preflight(
         _check_dataset(config, env, base_dir, fail)
         _check_assets(config, env, base_dir, fail)
 
-    host = host or Host.detect()
+    host = host or Host.detect(env)
     if host.accelerator is None and host.memory_bytes:
         flavor = schema.flavor(_get(config, "model.name"), _get(config, "model.flavor"))
         if flavor is not None:
