@@ -287,6 +287,14 @@ CASES = {
         20,
         "must lie in [0, 1] (a fraction), got 1.5",
     ),
+    "validation-enabled-with-zero-frequency": Case(
+        [("overrides", {"validation.enable": True, "validation.freq": 0})],
+        ConfigValueError,
+        "validation.freq",
+        EXPERIMENT,
+        21,
+        "must be a positive integer when validation.enable is true, got 0",
+    ),
     "negative-parallel-degree": Case(
         [("overrides", {"parallelism.tensor_parallel_degree": 0})],
         ConfigValueError,
@@ -536,6 +544,15 @@ def test_errors_are_config_errors_with_exit_code_2() -> None:
         f"{EXPERIMENT}:20: training.steps: must be a positive integer (training steps), got -1\n"
         "  hint: set training.steps to 1 or more"
     )
+
+
+def test_a_rejected_section_does_not_cascade_into_checks_on_its_defaults() -> None:
+    # `training: 5` replaces the whole section; checks must not fall back to training.steps' default
+    # (10000) and then complain that e.g. warmup or batch sizes do not fit it.
+    layers = [("overrides", {"training": 5, "lr_scheduler.warmup_steps": 20000})]
+    with pytest.raises(ConfigErrors) as caught:
+        validate(resolved(*layers), env={})
+    assert [e.key for e in caught.value.errors] == ["training"]
 
 
 def test_a_rejected_value_does_not_cascade_into_cross_field_errors() -> None:

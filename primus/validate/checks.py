@@ -32,7 +32,9 @@ class Values:
         self.report = report
 
     def __getitem__(self, dotted_key: str) -> Any:
-        if dotted_key in self.report.bad_keys:
+        # a rejected key, or a rejected section above it (``training: 5``): its defaults would only mislead
+        parts = dotted_key.split(".")
+        if any(".".join(parts[:depth]) in self.report.bad_keys for depth in range(1, len(parts) + 1)):
             return _BAD
         node: Any = self.config
         for part in dotted_key.split("."):
@@ -208,6 +210,30 @@ def check_positive_counts(values: Values, report: Report) -> None:
                 value=got[0],
                 hint=f"set {key} to 1 or more",
             )
+    got = values.all(
+        "validation.enable", "validation.freq", "validation.local_batch_size", "validation.seq_len"
+    )
+    if got is not None and got[0]:
+        for key, value in zip(
+            ("validation.freq", "validation.local_batch_size", "validation.seq_len"), got[1:]
+        ):
+            if value <= 0:
+                report.add(
+                    ConfigValueError,
+                    key,
+                    f"must be a positive integer when validation.enable is true, got {value}",
+                    value=value,
+                    hint=f"set {key} to 1 or more, or validation.enable to false",
+                )
+    got = values.all("validation.steps")
+    if got is not None and (got[0] == 0 or got[0] < -1):
+        report.add(
+            ConfigValueError,
+            "validation.steps",
+            f"must be -1 (run the whole validation set) or positive, got {got[0]}",
+            value=got[0],
+            hint="set validation.steps to -1 or to the number of validation batches",
+        )
     got = values.all("training.global_batch_size")
     if got is not None and (got[0] == 0 or got[0] < -1):
         report.add(
