@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from primus.errors import ConfigErrors
-from primus.validate import preflight, validate
-from primus.validate.machine import Host, PreflightError, detect_accelerator
+from primus.validate import preflight as preflight_or_raise
+from primus.validate import validate
+from primus.validate.machine import Host, PreflightError, detect_accelerator, preflight
 from primus.validate.testing import EXPERIMENT, resolved
 
 GPU_HOST = Host(accelerator="rocm", memory_bytes=64 * 2**30)
@@ -107,6 +108,14 @@ def test_model_too_large_for_a_cpu_only_host_says_the_numbers() -> None:
             "(AdamW, fp32) = 119.7 GiB needed, 16.0 GiB of RAM present",
         )
     ]
+
+
+def test_public_preflight_raises_config_errors_with_exit_code_2() -> None:
+    with pytest.raises(ConfigErrors) as caught:
+        preflight_or_raise(_config(model={"flavor": "8B"}), env={}, host=SMALL_CPU_HOST)
+    assert caught.value.exit_code == 2
+    assert [e.key for e in caught.value.errors] == ["model.flavor"]
+    assert preflight_or_raise(_config(), env={}, host=SMALL_CPU_HOST) is None
 
 
 def test_large_model_on_a_gpu_host_is_not_a_memory_error() -> None:

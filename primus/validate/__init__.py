@@ -62,15 +62,17 @@ def validate(
     return config
 
 
-def preflight(config: dict[str, Any], **kwargs: Any) -> list:
-    """Problems that stop a validated ``config`` from running on this machine.
+def preflight(config: dict[str, Any], **kwargs: Any) -> None:
+    """Raise ``ConfigErrors`` when a validated ``config`` cannot run on this machine; return None when it can.
 
     Keyword arguments (``origin_of``, ``env``, ``host``, ``base_dir``) are those of
-    ``primus.validate.machine.preflight``. Returns the problems; ``validate(preflight=True)`` raises them.
+    ``primus.validate.machine.preflight``, which returns the problems as a list instead.
     """
     from primus.validate.machine import preflight as run_preflight
 
-    return run_preflight(config, **kwargs)
+    problems = run_preflight(config, **kwargs)
+    if problems:
+        raise ConfigErrors(problems)
 
 
 def known_keys() -> frozenset[str]:

@@ -18,7 +18,7 @@ from primus.validate.report import Report
 
 _BAD = object()
 
-#: Converter names that select a model architecture change, not a kernel, and so need an MoE flavor.
+#: Converters that quantize the experts' grouped GEMMs: on a dense model they have nothing to act on.
 _MOE_ONLY_CONVERTERS = ("quantize.grouped_mm.float8", "quantize.grouped_mm.mx")
 #: ``experimental.custom_args_module`` / ``job.custom_config_module`` values whose keys the schema knows.
 _KNOWN_EXTENSIONS = ("", "primus.backends.torchtitan.primus_turbo_extensions.config_extension")
