@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import time
 from collections.abc import Sequence
@@ -51,6 +52,9 @@ class BuildResult:
     id_file: Path
     command: list[str]
     seconds: float
+
+    def __str__(self) -> str:  # what `print(build(...))` should show: the ID resolve records
+        return self.image_id
 
 
 def find_project_root(start: Path | None = None) -> Path:
@@ -105,13 +109,14 @@ def _plan(
     tag: str | None,
     wheel: Path | None,
     revision: str | None,
+    out_dir: Path | None,
     prepare: bool,
 ) -> _Plan:
     root = project_root or find_project_root()
     lock = load_lock(root / "containers" / "lock.yaml")
     arch = check_variant(variant, gpu_arch, lock)
     cache_dir = root / ".cache" / "containers"
-    out_dir = root / "build" / "container"
+    out_dir = out_dir or root / "build" / "container"
     eng = select_engine(engine, cache_dir)
     base_image = None
     wheels: Path | None = None
@@ -137,7 +142,7 @@ def _plan(
         wheelhouse_digest=digest,
         revision=revision or _git_revision(root),
     )
-    id_file = image_id_file(variant, root)
+    id_file = out_dir / f"{variant}.image-id"
     return _Plan(
         eng,
         lock,
@@ -157,10 +162,15 @@ def build_command(
     engine: str | None = None,
     tag: str | None = None,
     revision: str | None = None,
+    out_dir: Path | None = None,
 ) -> list[str]:
-    """The engine command line build() would run, without preparing or building anything (--dry-run)."""
+    """The engine command line build() would run, without preparing or building anything (--dry-run).
+
+    For the CPU variant the wheelhouse digest argument reads ``<computed-when-downloaded>`` until the
+    wheelhouse is in the cache (it is a digest of the downloaded files).
+    """
     plan = _plan(variant, gpu_arch=gpu_arch, project_root=project_root, engine=engine, tag=tag, wheel=None,
-                 revision=revision, prepare=False)  # fmt: skip
+                 revision=revision, out_dir=out_dir, prepare=False)  # fmt: skip
     try:
         return plan.engine.build_command(plan.context, plan.tag, plan.args, plan.engine_id_file)
     finally:
@@ -176,17 +186,25 @@ def build(
     tag: str | None = None,
     wheel: Path | None = None,
     revision: str | None = None,
-) -> BuildResult:
+    out_dir: Path | None = None,
+    dry_run: bool = False,
+) -> BuildResult | str:
     """Build the image and record its ID in build/container/<variant>.image-id (written only on success).
 
     ``gpu_arch``: ROCm target (None: the lock's default); ignored by the CPU variant's dependencies.
     ``engine``: ``auto`` / ``docker`` / ``podman`` / ``podman-api`` (None: $PRIMUS_CONTAINER_ENGINE or auto).
     ``wheel``: a prebuilt wheel of this project (default: built from the checkout, reproducibly).
     ``revision``: the org.opencontainers.image.revision label (default: ``git rev-parse HEAD``).
+    ``out_dir``: where the ID file, build log and staged context go (default: <project>/build/container).
+    ``dry_run``: build nothing; return the engine command line as one shell-quoted string.
     Raises ContainerError (exit 1) when no engine exists or the build fails; ConfigError for a bad variant.
     """
+    if dry_run:
+        command = build_command(variant, gpu_arch=gpu_arch, project_root=project_root, engine=engine, tag=tag,
+                                revision=revision, out_dir=out_dir)  # fmt: skip
+        return shlex.join(command)
     plan = _plan(variant, gpu_arch=gpu_arch, project_root=project_root, engine=engine, tag=tag, wheel=wheel,
-                 revision=revision, prepare=True)  # fmt: skip
+                 revision=revision, out_dir=out_dir, prepare=True)  # fmt: skip
     try:
         plan.id_file.parent.mkdir(parents=True, exist_ok=True)
         engine_id_file = plan.engine_id_file
