@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from primus.errors import BundleError, VerificationFailed
+from primus.errors import BundleError, ConfigValueError, VerificationFailed
 from primus.verify import OUTPUT_FILES, snakemake_report_files, verify, verify_or_raise
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -265,6 +265,46 @@ def test_a_missing_bundle_or_metrics_file_is_a_bundle_error_and_writes_nothing(
         verify(tmp_path / "demo/abc123")
     assert (caught.value.file, caught.value.message) == (str(tmp_path / file), message)
     assert not (tmp_path / "demo/abc123/verify").exists()
+
+
+@pytest.mark.parametrize(
+    ("tolerance", "with_against", "message", "hint"),
+    [
+        (
+            0.01,
+            False,
+            "a tolerance applies only to a comparison",
+            "add --against OTHER_BUNDLE, or drop --tolerance",
+        ),
+        (
+            -0.1,
+            True,
+            "must be a relative tolerance >= 0 (0 = exact equality), got -0.1",
+            "e.g. --tolerance 0.01 accepts losses within 1% of each other",
+        ),
+        (
+            float("nan"),
+            True,
+            "must be a relative tolerance >= 0 (0 = exact equality), got nan",
+            "e.g. --tolerance 0.01 accepts losses within 1% of each other",
+        ),
+    ],
+    ids=["without-against", "negative", "nan"],
+)
+def test_a_bad_tolerance_is_a_config_error_and_writes_nothing(
+    tmp_path, tolerance, with_against, message, hint
+):
+    mine = make_bundle(tmp_path, falling(5), name="demo/a")
+    other = make_bundle(tmp_path, falling(5), name="demo/b") if with_against else None
+    with pytest.raises(ConfigValueError) as caught:
+        verify(mine, against=other, tolerance=tolerance)
+    assert (caught.value.key, caught.value.message, caught.value.hint, caught.value.exit_code) == (
+        "--tolerance",
+        message,
+        hint,
+        2,
+    )
+    assert not (mine / "verify").exists()
 
 
 def test_a_missing_against_bundle_is_a_bundle_error(tmp_path):

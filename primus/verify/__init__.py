@@ -28,7 +28,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from primus.errors import VerificationFailed
+from primus.errors import ConfigValueError, VerificationFailed
 from primus.verify import checks
 from primus.verify.checkpoint import checkpoint_loads
 from primus.verify.compare import DEFAULT_RELATIVE_TOLERANCE, compare_losses, default_tolerance
@@ -59,10 +59,12 @@ def verify(bundle: Path, *, against: Path | None = None, tolerance: float | None
 
     ``against``: another bundle whose loss curve this one must reproduce. ``tolerance``: relative tolerance
     for that comparison (``0.0`` = exact); ``None`` picks the default described in ``primus.verify.compare``.
-    Raises ``BundleError`` when a bundle or its metrics file is missing or unreadable; nothing is written
-    then, nor when a check raises.
+    Raises ``BundleError`` when a bundle or its metrics file is missing or unreadable, and
+    ``ConfigValueError`` for a negative tolerance or one given without ``against``; nothing is written then,
+    nor when a check raises.
     """
     bundle = Path(bundle)
+    _check_tolerance(tolerance, against)
     settings, log = _read_run(bundle)
     results = [
         checks.steps_completed(settings, log),
@@ -130,6 +132,25 @@ def snakemake_report_files(bundle: Path) -> dict[str, Path]:
     """
     folder = Path(bundle) / "verify"
     return {"plot": folder / "loss.png", "html": folder / "report.html", "caption": folder / "caption.rst"}
+
+
+def _check_tolerance(tolerance: float | None, against: Path | None) -> None:
+    if tolerance is None:
+        return
+    if against is None:
+        raise ConfigValueError(
+            "a tolerance applies only to a comparison",
+            key="--tolerance",
+            value=tolerance,
+            hint="add --against OTHER_BUNDLE, or drop --tolerance",
+        )
+    if isinstance(tolerance, bool) or not isinstance(tolerance, int | float) or not tolerance >= 0:
+        raise ConfigValueError(
+            f"must be a relative tolerance >= 0 (0 = exact equality), got {tolerance!r}",
+            key="--tolerance",
+            value=tolerance,
+            hint="e.g. --tolerance 0.01 accepts losses within 1% of each other",
+        )
 
 
 def _read_run(bundle: Path) -> tuple[RunSettings, MetricsLog]:
