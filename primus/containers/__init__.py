@@ -236,7 +236,7 @@ def _read_image_id(variant: str, root: Path) -> str:
         raise ContainerError(
             f"no image built for variant {variant!r} ({path} is missing)",
             file=str(path),
-            hint=f"build it first: primus-cli container --variant {variant} (or make container)",
+            hint=f"build it first: primus-cli container build --variant {variant} (or make container)",
         ) from None
     if not image_id:
         raise ContainerError("the image ID file is empty", file=str(path), hint="rebuild the image")
