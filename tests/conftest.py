@@ -4,6 +4,8 @@
 - ``snakemake``: a callable ``snakemake(*args, cwd=..., check=True)`` running the project's Snakefile with
   the interpreter of this test session in a working directory of the test's choosing; returns
   ``subprocess.CompletedProcess`` with stdout and stderr merged into ``.stdout``.
+- ``tiny_experiment``: a callable ``tiny_experiment(folder, steps=6)`` writing the CPU default experiment
+  shortened to ``steps`` steps (warmup 1, checkpoint every 3) as ``folder/llama3_tiny.yaml``; returns it.
 - ``slurm_cluster``: (session) a one-node SLURM cluster on loopback, started from tests/slurm/ and stopped
   at the end; skips when slurm-wlm and munge are not installed or when not run as root.
 """
@@ -21,6 +23,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SLURM_DIR = REPO / "tests" / "slurm"
+CPU_DEFAULT = REPO / "examples/torchtitan/configs/CPU/llama3_debugmodel-pretrain.yaml"
 
 
 @pytest.fixture(scope="session")
@@ -44,6 +47,27 @@ def run_snakemake(
 @pytest.fixture(scope="session")
 def snakemake() -> Callable[..., subprocess.CompletedProcess]:
     return run_snakemake
+
+
+def write_tiny_experiment(folder: Path, *, steps: int = 6) -> Path:
+    """The CPU default shortened to ``steps`` steps (checkpoint every 3), copied into ``folder``."""
+    text = CPU_DEFAULT.read_text(encoding="utf-8")
+    for old, new in (
+        ("steps: 50", f"steps: {steps}"),
+        ("warmup_steps: 5", "warmup_steps: 1"),
+        ("interval: 10", "interval: 3"),
+    ):
+        if old not in text:
+            pytest.fail(f"{CPU_DEFAULT} no longer contains {old!r}; update tests/conftest.py")
+        text = text.replace(old, new)
+    path = folder / "llama3_tiny.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_experiment() -> Callable[..., Path]:
+    return write_tiny_experiment
 
 
 @pytest.fixture(scope="session")
