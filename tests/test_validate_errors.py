@@ -49,12 +49,31 @@ CASES = {
         "tokenizer_path",
     ),
     "unknown-key-in-overrides": Case(
+        [("overrides", {"optimizer.momentum": 0.9})],
+        ConfigKeyError,
+        "optimizer.momentum",
+        EXPERIMENT,
+        20,
+        "Key 'momentum' not in 'optimizer'.",
+        hint="valid keys in 'optimizer': beta1, beta2, early_step_in_backward, eps, implementation, lr, "
+        "name, weight_decay",
+    ),
+    "megatron-name-in-the-right-section": Case(
         [("overrides", {"optimizer.learning_rate": 1e-4})],
         ConfigKeyError,
         "optimizer.learning_rate",
         EXPERIMENT,
         20,
-        "Key 'learning_rate' not in 'optimizer'.",
+        "Key 'learning_rate' not in 'optimizer'. Did you mean: 'lr'?",
+        hint="TorchTitan calls this optimizer.lr: write it as 'lr' under 'optimizer:'",
+    ),
+    "megatron-name-in-another-section": Case(
+        [("overrides", {"parallelism.train_iters": 100})],
+        ConfigKeyError,
+        "parallelism.train_iters",
+        EXPERIMENT,
+        20,
+        "Key 'train_iters' not in 'parallelism'. Did you mean: 'training.steps'?",
     ),
     "unknown-key-on-command-line": Case(
         [("command line", {"checkpoint.intervall": 5})],
