@@ -1,9 +1,9 @@
 #!/bin/sh
 # Write a manifest of the image's environment to $1 (called by the Dockerfile as the last root step).
+# The recipe itself (Dockerfile, lock.yaml, scripts) is in /opt/primus/recipe.
 set -eu
 out="$1"
 mkdir -p "$out"
-cp /primus-build/Dockerfile /primus-build/lock.yaml "$out/"
 env | LC_ALL=C sort > "$out/env.txt"
 pip list --format=freeze 2>/dev/null | LC_ALL=C sort > "$out/pip-freeze.txt"
 dpkg-query -W -f '${Package}=${Version}\n' | LC_ALL=C sort > "$out/dpkg.txt"
