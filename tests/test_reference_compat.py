@@ -40,7 +40,8 @@ pytestmark = pytest.mark.skipif(
     reason=f"Primus reference corpus not found at {REFERENCE} (it lives beside the repo)",
 )
 
-#: Empty environment: every ${VAR:default} takes its default, whatever the test runner's environment holds.
+#: Empty environment: every ${VAR:default} takes its default and no WORLD_SIZE is seen, whatever the
+#: test runner's environment holds.
 NO_ENV: dict[str, str] = {}
 
 _WARMUP = (
@@ -419,7 +420,7 @@ def test_reference_experiment_loads_and_validates(example):
     from primus.validate import validate
 
     resolved = load(example)
-    config = validate(resolved)
+    config = validate(resolved, env=NO_ENV)
     assert resolved.framework == "torchtitan"
     assert resolved.module_name == "pre_trainer"
     assert config["model"]["name"] == resolved.config["model"]["name"]
@@ -450,7 +451,7 @@ def test_reference_experiment_validates_to_the_same_values_with_their_field_type
 ):
     from primus.validate import validate
 
-    got = flatten(validate(load(example)))
+    got = flatten(validate(load(example), env=NO_ENV))
     for key, value in want.items():
         assert got[key] == value, key
         # bool is an int subclass: compare exact types so True never stands in for 1 (or 1 for 1.0).
@@ -509,7 +510,7 @@ def test_reference_experiment_is_rejected_only_for_its_known_problem(example, pr
     from primus.validate import validate
 
     with pytest.raises(ConfigErrors) as caught:
-        validate(load(example))
+        validate(load(example), env=NO_ENV)
     got = [(e.key, Path(e.file or "").name, e.line, e.message) for e in caught.value.errors]
     assert got == problems
 
@@ -524,7 +525,7 @@ def test_reference_deepseek_experiment_validates_once_warmup_fits_the_steps():
         env=NO_ENV,
         configs_root=CONFIGS_ROOT,
     )
-    got = flatten(validate(resolved))
+    got = flatten(validate(resolved, env=NO_ENV))
     want = {**DEEPSEEK_V3_16B_FP8, "lr_scheduler.warmup_steps": 15}
     assert {key: got[key] for key in want} == want
     assert resolved.origin_of("lr_scheduler.warmup_steps").layer == "command line"

@@ -145,7 +145,9 @@ def test_guide_experiment_validates(workspace):
     from primus.config import load_experiment
     from primus.validate import validate
 
-    config = validate(load_experiment(workspace["experiment"], env=NO_ENV, configs_root=workspace["configs"]))
+    config = validate(
+        load_experiment(workspace["experiment"], env=NO_ENV, configs_root=workspace["configs"]), env=NO_ENV
+    )
     assert config["lr_scheduler"]["warmup_steps"] == 10
     assert config["debug"]["seed"] is None  # the module preset's default: the guide sets none
 

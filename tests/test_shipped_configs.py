@@ -25,7 +25,8 @@ EXAMPLES = REPO / "examples"
 CPU_DEFAULT = EXAMPLES / "torchtitan" / "configs" / "CPU" / "llama3_debugmodel-pretrain.yaml"
 SEED_GUIDE = REPO.parent / "shared" / "seeds" / "adding-a-torchtitan-model-config.md"
 
-#: No ${VAR} in the environment: every placeholder takes its default.
+#: An empty environment for loading (every ${VAR:default} takes its default) and for validation (no
+#: WORLD_SIZE/NNODES, so the GPU examples are not checked against the machine running the tests).
 NO_ENV: dict[str, str] = {}
 
 #: Keys of a module config that are not TorchTitan JobConfig fields (see the extension module's ModuleConfig
@@ -66,7 +67,7 @@ def test_every_shipped_example_loads_and_validates(example):
     from primus.validate import validate
 
     resolved = load_experiment(example, env=NO_ENV)
-    config = validate(resolved)
+    config = validate(resolved, env=NO_ENV)
     assert resolved.framework == "torchtitan"
     # The experiment's name is its file name, so two examples never share a runs/<exp_name>/ folder
     # (the seed guide's own experiment keeps the guide's exp_name).
@@ -83,7 +84,7 @@ def test_every_model_preset_resolves_and_validates_under_a_minimal_experiment(pr
     experiment = tmp_path / "exp.yaml"
     experiment.write_text(_experiment_text(preset.name), encoding="utf-8")
     resolved = load_experiment(experiment, env=NO_ENV)
-    config = validate(resolved)
+    config = validate(resolved, env=NO_ENV)
     model = _read(preset)["model"]
     assert (config["model"]["name"], config["model"]["flavor"]) == (model["name"], model["flavor"])
     assert resolved.origin_of("model.flavor").layer == "model preset"
@@ -239,7 +240,7 @@ def test_embedded_cpu_default_is_sized_for_two_cpu_cores_and_repeatable():
     from primus.config import load_experiment
     from primus.validate import validate
 
-    config = validate(load_experiment(CPU_DEFAULT, env=NO_ENV))
+    config = validate(load_experiment(CPU_DEFAULT, env=NO_ENV), env=NO_ENV)
     got = {
         "model": (config["model"]["name"], config["model"]["flavor"], config["model"]["converters"]),
         "mock_data": config["training"]["mock_data"],
@@ -287,7 +288,7 @@ def test_cpu_examples_need_no_gpu_and_no_download(example):
     from primus.config import load_experiment
     from primus.validate import validate
 
-    config = validate(load_experiment(example, env=NO_ENV))
+    config = validate(load_experiment(example, env=NO_ENV), env=NO_ENV)
     assert config["model"]["flavor"].startswith("debugmodel")
     assert "primus_turbo" not in config["model"]["converters"]
     assert config["training"]["mock_data"] is True
@@ -358,6 +359,6 @@ def test_shipped_platform_presets_resolve_into_the_envelope(platform, num_nodes_
         encoding="utf-8",
     )
     resolved = load_experiment(experiment, env=NO_ENV)
-    validate(resolved)
+    validate(resolved, env=NO_ENV)
     got = resolved.envelope["platform"]
     assert (got["name"], got["num_nodes_env_key"]) == (platform, num_nodes_key)
