@@ -245,7 +245,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
     """Check a trained bundle; write verify/verdict.json and a report; exit 1 naming failed checks."""
     from primus.verify import verify
 
-    verdict = verify(Path(args.bundle), against=Path(args.against) if args.against else None)
+    verdict = verify(
+        Path(args.bundle), against=Path(args.against) if args.against else None, tolerance=args.tolerance
+    )
     for check in verdict.checks:
         mark = {"pass": "✓", "fail": "✗", "skip": "-"}.get(check.status, "?")
         print(f"{mark} {check.name}: {check.message}")
@@ -354,6 +356,11 @@ def build_parser() -> argparse.ArgumentParser:
     command = add("verify", cmd_verify, "check a trained bundle and write verify/verdict.json and a report")
     command.add_argument("bundle", metavar="BUNDLE")
     command.add_argument("--against", metavar="OTHER_BUNDLE", help="also compare loss curves with this bundle")
+    command.add_argument(
+        "--tolerance",
+        type=float,
+        help="relative tolerance for --against (default: exact for deterministic CPU runs, else 1e-2)",
+    )
 
     command = add("container", cmd_container, "build the training image from containers/")
     command.add_argument("action", choices=("build",))
