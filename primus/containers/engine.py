@@ -124,6 +124,7 @@ def podman_environment(cache_dir: Path) -> dict[str, str]:
     Settings the user already exported win: a GPU host's admin may keep images in the system store.
     """
     env = dict(os.environ)
+    cache_dir = cache_dir.resolve()  # podman rejects relative store paths
     if "CONTAINERS_STORAGE_CONF" not in env:
         storage = cache_dir / "storage"
         conf = cache_dir / "storage.conf"
@@ -352,20 +353,24 @@ def start_podman_api(cache_dir: Path) -> DockerSDKEngine:
     """Start ``podman system service`` on a socket under ``cache_dir`` and connect the Docker SDK to it."""
     if shutil.which("podman") is None:
         raise ContainerError("podman is not installed", hint=_NO_ENGINE_HINT)
+    cache_dir = cache_dir.resolve()
     env = podman_environment(cache_dir)
     socket = cache_dir / f"podman-{os.getpid()}.sock"
     socket.unlink(missing_ok=True)
-    service = subprocess.Popen(
-        ["podman", "system", "service", "--time=0", f"unix://{socket}"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    log = cache_dir / "podman-service.log"
+    with log.open("w") as handle:
+        service = subprocess.Popen(
+            ["podman", "system", "service", "--time=0", f"unix://{socket}"],
+            env=env,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+        )
     deadline = time.monotonic() + 20
     while not socket.exists():
         if service.poll() is not None or time.monotonic() > deadline:
             service.kill()
-            raise ContainerError("podman system service did not open its API socket", hint=_NO_ENGINE_HINT)
+            tail = " ".join(log.read_text().strip().splitlines()[-3:])
+            raise ContainerError(f"podman system service did not open its API socket: {tail}", file=str(log))
         time.sleep(0.1)
     try:
         client = _docker_sdk_client(f"unix://{socket}")
