@@ -24,7 +24,7 @@ from primus.bundle.layout import (
     RESOLVED,
 )
 from primus.config.model import Origin
-from primus.errors import BundleError
+from primus.errors import EXIT_RUNTIME, BundleError
 
 _HASH_NAME = re.compile(rf"^[0-9a-f]{{{HASH_LENGTH}}}$")
 
@@ -41,7 +41,12 @@ class BundleProblem:
 
 
 class BundleIntegrityError(BundleError):
-    """A bundle failed verification; ``problems`` lists every tampered, missing or extra file."""
+    """A bundle failed verification; ``problems`` lists every tampered, missing or extra file.
+
+    A runtime failure (exit 1), not a configuration problem: the bundle on disk no longer matches itself.
+    """
+
+    exit_code = EXIT_RUNTIME
 
     def __init__(self, bundle: Path, problems: list[BundleProblem]) -> None:
         self.bundle = bundle
