@@ -298,10 +298,11 @@ def srun_train_lines(
     ]
     if r.gpus_per_node:
         srun.append(f"--gpus-per-node={r.gpus_per_node}")
+    # GPUS_PER_NODE only when GPUs are requested: without it the launcher starts one process (CPU).
+    gpus = f",GPUS_PER_NODE={r.gpus_per_node}" if r.gpus_per_node else ""
     srun += [
         "--kill-on-bad-exit=1",
-        f"--export=ALL,MASTER_ADDR=$MASTER_ADDR,MASTER_PORT={r.master_port},NNODES={r.nodes},"
-        f"GPUS_PER_NODE={r.gpus_per_node}",
+        f"--export=ALL,MASTER_ADDR=$MASTER_ADDR,MASTER_PORT={r.master_port},NNODES={r.nodes}{gpus}",
     ]
     task = f"NODE_RANK=$SLURM_NODEID exec {primus_cli} train --bundle {shlex.quote(str(bundle))}"
     return [first_host_line(), " ".join(srun) + " bash -c " + shlex.quote(task)]
@@ -334,18 +335,18 @@ def node_environments(resources: SlurmResources, hosts: Sequence[str]) -> list[d
             value=resources.nodes,
             hint="give one host name per node",
         )
-    return [
-        {
+    environments = []
+    for rank in range(resources.nodes):
+        env = {
             "MASTER_ADDR": hosts[0],
             "MASTER_PORT": str(resources.master_port),
             "NNODES": str(resources.nodes),
             "NODE_RANK": str(rank),
-            "GPUS_PER_NODE": str(resources.gpus_per_node),
-            "SLURM_NODEID": str(rank),
-            "SLURM_JOB_NUM_NODES": str(resources.nodes),
         }
-        for rank in range(resources.nodes)
-    ]
+        if resources.gpus_per_node:
+            env["GPUS_PER_NODE"] = str(resources.gpus_per_node)
+        environments.append(env)
+    return environments
 
 
 def sbatch_line(resources: SlurmResources, *, job_name: str = "train_model") -> str:
@@ -362,7 +363,11 @@ def sbatch_line(resources: SlurmResources, *, job_name: str = "train_model") -> 
 
 
 def launch_lines(
-    bundle: Path | str, resources: SlurmResources, *, hosts: Sequence[str] | None = None
+    bundle: Path | str,
+    resources: SlurmResources,
+    *,
+    hosts: Sequence[str] | None = None,
+    primus_cli: str = "primus-cli",
 ) -> list[str]:
     """The exact lines a SLURM run executes: sbatch, then srun, then each node's torchrun command.
 
@@ -373,8 +378,45 @@ def launch_lines(
 
     hosts = list(hosts) if hosts else [f"node{i + 1}" for i in range(resources.nodes)]
     lines = [sbatch_line(resources)]
-    lines += srun_train_lines(bundle, resources)[1:] if resources.nodes > 1 else []
+    lines += srun_train_lines(bundle, resources, primus_cli=primus_cli)[1:] if resources.nodes > 1 else []
     for host, env in zip(hosts, node_environments(resources, hosts)):
         argv = launch_command(Path(bundle), env=env)
         lines.append(f"[{host}] " + shlex.join(argv))
     return lines
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m primus.workflow launch-lines BUNDLE [--nodes N ...]``: print what a SLURM run executes."""
+    import argparse
+
+    from primus.errors import PrimusError
+
+    parser = argparse.ArgumentParser(
+        prog="python -m primus.workflow",
+        description="Print the sbatch, srun and per-node torchrun lines a SLURM run of a bundle executes.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    lines = commands.add_parser(
+        "launch-lines", help="sbatch/srun/torchrun lines of a frozen bundle (dry run)"
+    )
+    lines.add_argument("bundle", help="a frozen run bundle (runs/<exp_name>/<hash>)")
+    defaults = SlurmResources()
+    for name in ("nodes", "gpus_per_node", "cpus_per_task", "mem_mb", "runtime_min", "master_port"):
+        lines.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(defaults, name))
+    lines.add_argument("--hosts", help="comma-separated host names of the allocation (default node1..nodeN)")
+    args = parser.parse_args(argv)
+    resources = SlurmResources(
+        **{name: getattr(args, name) for name in SlurmResources.__dataclass_fields__ if hasattr(args, name)}
+    )
+    try:
+        hosts = args.hosts.split(",") if args.hosts else None
+        for line in launch_lines(args.bundle, resources, hosts=hosts, primus_cli=primus_cli_command()):
+            print(line)
+    except PrimusError as error:
+        print(f"error: {error.format()}", file=sys.stderr)
+        return error.exit_code
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

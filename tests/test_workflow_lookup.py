@@ -11,6 +11,7 @@ from primus.workflow import (
     ExperimentNotFound,
     SlurmResources,
     find_experiment,
+    launch_lines,
     node_environments,
     sbatch_line,
     srun_train_lines,
@@ -165,6 +166,14 @@ def test_every_node_gets_its_rank_and_the_first_host_as_master(nodes):
     assert {env["GPUS_PER_NODE"] for env in envs} == {"8"}
 
 
+def test_cpu_nodes_get_no_gpu_count_so_the_launcher_starts_one_process():
+    envs = node_environments(SlurmResources(nodes=2, gpus_per_node=0), ["a", "b"])
+    assert all("GPUS_PER_NODE" not in env for env in envs)
+    (_, srun) = srun_train_lines("runs/e/h", SlurmResources(nodes=2, gpus_per_node=0))
+    assert "--export=ALL,MASTER_ADDR=$MASTER_ADDR,MASTER_PORT=29500,NNODES=2 bash -c" in srun
+    assert "--gpus-per-node" not in srun
+
+
 def test_node_environments_need_one_host_per_node():
     with pytest.raises(ConfigValueError) as caught:
         node_environments(SlurmResources(nodes=2), ["only-one"])
@@ -194,3 +203,46 @@ def test_multi_node_train_shell_goes_through_srun():
     command = train_shell("runs/exp/0123abcd", SlurmResources(nodes=2))
     assert "; MASTER_ADDR=" in command
     assert "; srun --nodes=2 " in command
+
+
+# ---------------------------------------------------------------------------------------------- launch lines
+
+
+@pytest.fixture(scope="module")
+def frozen_cpu_bundle(tmp_path_factory, tiny_experiment) -> Path:
+    """The shortened CPU default frozen into a temporary runs folder (no training)."""
+    from primus.bundle import freeze
+    from primus.config import load_experiment
+    from primus.validate import validate
+
+    folder = tmp_path_factory.mktemp("launch")
+    resolved = load_experiment(tiny_experiment(folder), env={})
+    return freeze(resolved, validate(resolved), runs_dir=folder / "runs")
+
+
+@pytest.mark.parametrize("nodes", [2, 4])
+def test_launch_lines_are_sbatch_then_srun_then_one_torchrun_per_node(frozen_cpu_bundle, nodes):
+    import sys
+
+    bundle = frozen_cpu_bundle.resolve()
+    hosts = [f"cpu{i}" for i in range(nodes)]
+    resources = SlurmResources(nodes=nodes, cpus_per_task=2, mem_mb=2000, runtime_min=5, master_port=29511)
+    lines = launch_lines(frozen_cpu_bundle, resources, hosts=hosts)
+    torchrun = str(Path(sys.executable).with_name("torchrun"))
+    tail = (
+        "--max_restarts=0 -m primus.backends.torchtitan.entry "
+        f"--job.config_file {bundle}/job_config.toml --job.dump_folder {bundle}/train "
+        "--job.custom_config_module primus.backends.torchtitan.primus_turbo_extensions.config_extension"
+    )
+    assert lines == [
+        f"sbatch --parsable --job-name train_model -t 5 --mem 2000 --nodes={nodes} --ntasks={nodes} "
+        "--cpus-per-task=2 --ntasks-per-node=1",
+        f"srun --nodes={nodes} --ntasks={nodes} --ntasks-per-node=1 --cpus-per-task=2 --kill-on-bad-exit=1 "
+        f"--export=ALL,MASTER_ADDR=$MASTER_ADDR,MASTER_PORT=29511,NNODES={nodes} bash -c "
+        f"'NODE_RANK=$SLURM_NODEID exec primus-cli train --bundle {frozen_cpu_bundle}'",
+        *(
+            f"[cpu{rank}] {torchrun} --nnodes={nodes} --nproc_per_node=1 --node_rank={rank} "
+            f"--master_addr=cpu0 --master_port=29511 {tail}"
+            for rank in range(nodes)
+        ),
+    ]
