@@ -44,6 +44,27 @@ def read_done(bundle: Path) -> dict[str, Any] | None:
         return {"step": None, "steps": None}
 
 
+def write_done(train_dir: Path, step: int) -> None:
+    """Write the DONE marker atomically (the trainer writes the same content on normal completion)."""
+    temporary = train_dir / (DONE_FILE + ".tmp")
+    temporary.write_text(json.dumps({"step": step, "steps": step}) + "\n", encoding="utf-8")
+    os.replace(temporary, train_dir / DONE_FILE)
+
+
+def _finished_without_marker(job: dict[str, Any], train_dir: Path, steps: int) -> bool:
+    """True when the final step's checkpoint and metrics row exist but DONE does not."""
+    checkpoint = job.get("checkpoint", {})
+    if not checkpoint.get("enable") or steps <= 0:
+        return False
+    final = train_dir / checkpoint.get("folder", "checkpoint") / f"step-{steps}" / ".metadata"
+    rows = read_rows(train_dir / METRICS_FILE)
+    return final.exists() and bool(rows) and rows[-1]["step"] >= steps - steps % _log_freq(job)
+
+
+def _log_freq(job: dict[str, Any]) -> int:
+    return max(int(job.get("metrics", {}).get("log_freq", 10) or 10), 1)
+
+
 class ProgressLine:
     """One terminal line, redrawn in place: ``step 7/20 | loss 7.1234 | 1,234 tok/s | ETA 0:00:12``."""
 
@@ -120,8 +141,16 @@ def train(bundle: Path, *, dry_run: bool = False) -> int:
         print(shlex.join(argv))
         return 0
 
-    steps = int(read_job_config(bundle).get("training", {}).get("steps", 0) or 0)
+    job = read_job_config(bundle)
+    steps = int(job.get("training", {}).get("steps", 0) or 0)
     train_dir = bundle / TRAIN_DIR
+    if _finished_without_marker(job, train_dir, steps):
+        # Killed in the seconds between TorchTitan's last-step save and the DONE marker: the training is
+        # complete, and its last checkpoint may be model-only (checkpoint.last_save_model_only), which
+        # cannot be resumed from anyway.
+        write_done(train_dir, steps)
+        print(f"{bundle}: training had completed (final checkpoint step-{steps}); marked DONE")
+        return 0
     train_dir.mkdir(parents=True, exist_ok=True)
     log_path = train_dir / LOG_FILE
     with (train_dir / LOCK_FILE).open("w") as lock:

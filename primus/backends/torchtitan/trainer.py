@@ -13,8 +13,6 @@ What changes, and where:
 from __future__ import annotations
 
 import dataclasses
-import json
-import os
 import statistics
 from pathlib import Path
 from typing import Any
@@ -32,11 +30,9 @@ from torchtitan.train import Trainer
 
 from primus.backends.torchtitan.metrics_file import append_row, keep_rows_up_to, row_from_torchtitan
 from primus.backends.torchtitan.mock_data import mock_dataloader_builder
+from primus.backends.torchtitan.runner import DONE_FILE, METRICS_FILE, write_done
 from primus.errors import ConfigKeyError
 
-#: File names inside ``job.dump_folder`` (the bundle's ``train/``).
-METRICS_FILE = "metrics.jsonl"
-DONE_FILE = "DONE"
 #: The summary line the data-loading share is reported in (bench/bench_train.py reads it).
 DATA_LOADING_SUMMARY = "primus: data loading share of step time"
 
@@ -146,8 +142,5 @@ class PrimusTrainer(Trainer):
         super().train()
         steps = self.job_config.training.steps
         if self.step >= steps and _is_rank_zero():
-            done = Path(self.job_config.job.dump_folder) / DONE_FILE
-            temporary = done.with_name(DONE_FILE + ".tmp")
-            temporary.write_text(json.dumps({"step": self.step, "steps": steps}) + "\n")
-            os.replace(temporary, done)
-            logger.info(f"primus: training complete at step {self.step}; wrote {done}")
+            write_done(Path(self.job_config.job.dump_folder), self.step)
+            logger.info(f"primus: training complete at step {self.step}; wrote {DONE_FILE}")

@@ -1,0 +1,191 @@
+"""Real TorchTitan training on CPU through our launcher: llama3 debugmodel, seq_len 64, a few steps.
+
+One reference run (8 steps, checkpoint every 2) is shared; a second run of the same bundle content is
+killed with SIGKILL after a checkpoint and trained again, and must end with the same metrics.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import tomli_w
+
+from primus.backends.torchtitan import train
+from primus.backends.torchtitan.metrics_file import read_rows
+from primus.errors import LaunchError
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[1]
+ASSETS = REPO / "tests" / "assets"
+EXTENSION = "primus.backends.torchtitan.primus_turbo_extensions.config_extension"
+STEPS = 8
+# Columns that must match between runs; throughput and timings legitimately differ.
+DETERMINISTIC_FIELDS = ("step", "loss", "lr", "grad_norm")
+
+
+def write_bundle(folder: Path, **sections: dict) -> Path:
+    """A hand-made bundle: job_config.toml for a short deterministic mock-data run, plus resolved.yaml."""
+    config = {
+        "job": {"description": "test run", "custom_config_module": EXTENSION},
+        "model": {"name": "llama3", "flavor": "debugmodel"},
+        "training": {"mock_data": True, "seq_len": 64, "local_batch_size": 2, "steps": STEPS},
+        "lr_scheduler": {"warmup_steps": 2},
+        "metrics": {"log_freq": 1},
+        "checkpoint": {"enable": True, "folder": "checkpoint", "interval": 2},
+        "debug": {"seed": 42, "deterministic": True},
+    }
+    for name, values in sections.items():
+        config.setdefault(name, {}).update(values)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "job_config.toml").write_text(tomli_w.dumps(config))
+    (folder / "resolved.yaml").write_text("{}\n")
+    return folder
+
+
+@pytest.fixture(scope="module", autouse=True)
+def single_thread_torch():
+    # Two cores shared by many processes: OpenMP threads that spin on each other make a step many
+    # times slower than one thread does.
+    saved = {name: os.environ.get(name) for name in ("OMP_NUM_THREADS", "HF_DATASETS_OFFLINE")}
+    os.environ.update(OMP_NUM_THREADS="1", HF_DATASETS_OFFLINE="1")
+    yield
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+@pytest.fixture(scope="module")
+def reference_run(tmp_path_factory) -> Path:
+    bundle = write_bundle(tmp_path_factory.mktemp("reference") / "bundle")
+    assert train(bundle) == 0
+    return bundle
+
+
+def deterministic_columns(bundle: Path) -> list[tuple]:
+    return [
+        tuple(row[field] for field in DETERMINISTIC_FIELDS)
+        for row in read_rows(bundle / "train" / "metrics.jsonl")
+    ]
+
+
+def test_training_completes_with_finite_decreasing_loss(reference_run):
+    rows = read_rows(reference_run / "train" / "metrics.jsonl")
+    assert [row["step"] for row in rows] == list(range(1, STEPS + 1))
+    losses = [row["loss"] for row in rows]
+    assert all(isinstance(loss, float) and math.isfinite(loss) for loss in losses)
+    assert sum(losses[-3:]) / 3 < losses[0] - 0.5
+    assert all(
+        row["tokens_per_second"] > 0 and row["step_time_s"] > 0 and row["memory_gib"] > 0 for row in rows
+    )
+    assert json.loads((reference_run / "train" / "DONE").read_text()) == {"step": STEPS, "steps": STEPS}
+    checkpoints = sorted(p.name for p in (reference_run / "train" / "checkpoint").iterdir())
+    assert "step-2" in checkpoints and f"step-{STEPS}" in checkpoints
+    assert "Training completed" in (reference_run / "train" / "train.log").read_text()
+
+
+def test_running_a_complete_bundle_again_trains_nothing(reference_run, capsys):
+    before = (reference_run / "train" / "metrics.jsonl").read_text()
+    assert train(reference_run) == 0
+    assert "training already complete (step 8)" in capsys.readouterr().out
+    assert (reference_run / "train" / "metrics.jsonl").read_text() == before
+
+
+def _latest_checkpoint(train_dir: Path) -> int:
+    steps = [
+        int(p.name.split("-")[1])
+        for p in (train_dir / "checkpoint").glob("step-*")
+        if (p / ".metadata").exists()
+    ]
+    return max(steps, default=0)
+
+
+def _process_tree(pid: int) -> list[int]:
+    """``pid`` and every descendant (torchrun starts its workers in their own sessions)."""
+    tree, index = [pid], 0
+    while index < len(tree):
+        for task in Path(f"/proc/{tree[index]}/task").glob("*"):
+            with contextlib.suppress(OSError):
+                tree += [int(child) for child in (task / "children").read_text().split()]
+        index += 1
+    return tree
+
+
+def test_a_run_killed_after_a_checkpoint_resumes_to_the_uninterrupted_metrics(reference_run, tmp_path):
+    bundle = write_bundle(tmp_path / "bundle")
+    train_dir = bundle / "train"
+    runner = subprocess.Popen(
+        [sys.executable, "-c", f"from primus.backends.torchtitan import train; train({str(bundle)!r})"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            checkpoint = _latest_checkpoint(train_dir)
+            logged = [row["step"] for row in read_rows(train_dir / "metrics.jsonl")]
+            if 2 <= checkpoint < STEPS - 2 and logged and logged[-1] > checkpoint:
+                break
+            assert runner.poll() is None, "the run ended before it could be killed"
+            time.sleep(0.05)
+        else:
+            pytest.fail("no checkpoint within 300 s")
+    finally:
+        for pid in _process_tree(runner.pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        runner.wait()
+    assert not (train_dir / "DONE").exists()
+    assert read_rows(train_dir / "metrics.jsonl")[-1]["step"] > checkpoint
+
+    assert train(bundle) == 0
+    assert deterministic_columns(bundle) == deterministic_columns(reference_run)
+    log = (train_dir / "train.log").read_text()
+    assert f"Training starts at step {checkpoint + 1}" in log
+
+
+def test_real_data_trains_with_a_local_tokenizer_and_corpus(tmp_path):
+    bundle = write_bundle(
+        tmp_path / "bundle",
+        model={"hf_assets_path": str(ASSETS / "tokenizer")},
+        training={
+            "mock_data": False,
+            "dataset": "c4_test",
+            "dataset_path": str(ASSETS / "data" / "tiny_corpus"),
+            "steps": 3,
+        },
+        checkpoint={"enable": False},
+    )
+    assert train(bundle) == 0
+    rows = read_rows(bundle / "train" / "metrics.jsonl")
+    assert [row["step"] for row in rows] == [1, 2, 3]
+    assert all(math.isfinite(row["loss"]) for row in rows)
+    assert "Preparing c4_test dataset from" in (bundle / "train" / "train.log").read_text()
+
+
+def test_a_failing_run_raises_launch_error_with_the_log_tail(tmp_path):
+    bundle = write_bundle(tmp_path / "bundle", model={"flavor": "no_such_flavor"})
+    with pytest.raises(LaunchError) as caught:
+        train(bundle)
+    error = caught.value
+    log = bundle / "train" / "train.log"
+    assert error.file == str(log)
+    assert error.message.startswith("training failed: torchrun exited with code 1\n--- last lines of ")
+    assert "error: model.flavor: model 'llama3' has no flavor 'no_such_flavor'" in error.message
+    assert (
+        error.hint
+        == "fix the cause the log shows, then run train again (it resumes from the latest checkpoint)"
+    )
+    assert error.exit_code == 1
+    assert not (bundle / "train" / "DONE").exists()
