@@ -216,6 +216,43 @@ class RunPlan:
         return Path(bundle_path(self.resolved, self.config, runs_dir=self.runs_dir, image_id=image_id))
 
 
+#: Parallelism degrees whose product is the world size (TorchTitan 0.2.2 ``parallelism`` section).
+_DEGREES = (
+    "data_parallel_replicate_degree",
+    "data_parallel_shard_degree",
+    "tensor_parallel_degree",
+    "pipeline_parallel_degree",
+    "context_parallel_degree",
+)
+
+
+def nodes_from_parallelism(config: Mapping[str, Any], gpus_per_node: int) -> int | None:
+    """Nodes the validated config's parallelism degrees need, or None when they cannot say.
+
+    None when no GPUs per node are requested, or when any degree is -1 ("use the leftover ranks", so the
+    world size comes from the allocation rather than from the config).
+    """
+    if gpus_per_node <= 0:
+        return None
+    parallelism = config.get("parallelism") or {}
+    world = 1
+    for name in _DEGREES:
+        degree = int(parallelism.get(name, 1))
+        if degree < 1:
+            return None
+        world *= degree
+    return max(1, -(-world // gpus_per_node))
+
+
+def slurm_resources(settings: Mapping[str, Any], config: Mapping[str, Any]) -> SlurmResources:
+    """The train job's request: the workflow config's ``slurm:`` values, with ``nodes: 0`` ("from the
+    bundle") taken from the config's parallelism degrees (world size / GPUs per node), else 1."""
+    values = {k: int(v) for k, v in settings.items() if k in SlurmResources.__dataclass_fields__}
+    if values.get("nodes", 0) == 0:
+        values["nodes"] = nodes_from_parallelism(config, values.get("gpus_per_node", 0)) or 1
+    return SlurmResources(**values)
+
+
 def _overrides(value: Any) -> tuple[str, ...]:
     if value in (None, ""):
         return ()
@@ -252,10 +289,7 @@ def plan_run(workflow_config: Mapping[str, Any], *, root: Path = Path()) -> RunP
     resolved = load_experiment(experiment, overrides)
     config = validate(resolved)
     host_bundle = Path(bundle_path(resolved, config, runs_dir=runs_dir, image_id=None))
-    slurm = dict(workflow_config.get("slurm") or {})
-    resources = SlurmResources(
-        **{k: int(v) for k, v in slurm.items() if k in SlurmResources.__dataclass_fields__}
-    )
+    resources = slurm_resources(workflow_config.get("slurm") or {}, config)
     return RunPlan(
         experiment=experiment,
         exp_name=host_bundle.parent.name,

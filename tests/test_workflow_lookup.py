@@ -14,6 +14,7 @@ from primus.workflow import (
     launch_lines,
     node_environments,
     sbatch_line,
+    slurm_resources,
     srun_train_lines,
     train_shell,
 )
@@ -141,6 +142,35 @@ def test_multi_node_resources_hand_the_task_launch_to_our_srun():
         "mpi": "srun",
         "tasks": 4,
     }
+
+
+@pytest.mark.parametrize(
+    ("settings", "parallelism", "nodes"),
+    [
+        pytest.param(
+            {"gpus_per_node": 8}, {"data_parallel_shard_degree": 16}, 2, id="16-ranks-on-8-gpu-nodes"
+        ),
+        pytest.param(
+            {"gpus_per_node": 8},
+            {"data_parallel_shard_degree": 4, "tensor_parallel_degree": 2, "pipeline_parallel_degree": 4},
+            4,
+            id="fsdp-tp-pp-32-ranks",
+        ),
+        pytest.param(
+            {"gpus_per_node": 8}, {"data_parallel_shard_degree": 4}, 1, id="fewer-ranks-than-a-node"
+        ),
+        pytest.param(
+            {"gpus_per_node": 8}, {"data_parallel_shard_degree": -1}, 1, id="leftover-ranks-say-nothing"
+        ),
+        pytest.param({"gpus_per_node": 0}, {"data_parallel_shard_degree": 16}, 1, id="cpu-job"),
+        pytest.param(
+            {"gpus_per_node": 8, "nodes": 3}, {"data_parallel_shard_degree": 16}, 3, id="explicit-wins"
+        ),
+    ],
+)
+def test_nodes_come_from_the_parallelism_degrees_unless_set(settings, parallelism, nodes):
+    resources = slurm_resources(settings, {"parallelism": parallelism})
+    assert resources.nodes == nodes
 
 
 @pytest.mark.parametrize("nodes", [2, 4])

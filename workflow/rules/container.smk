@@ -1,15 +1,16 @@
 # Build the training image and record its ID; a checkpoint because the ID is part of the bundle hash,
 # so the bundle path is computed only after this rule has run.
 checkpoint build_container:
+    conda:
+        "../envs/primus.yaml"
     output:
         image_id=f"{WORK}/{{key}}/image_id",
     log:
         f"{WORK}/{{key}}/build_container.log",
-    conda:
-        "../envs/primus.yaml"
     params:
         cli=CLI,
         variant=config["container_variant"],
     shell:
-        "{params.cli} container build --variant {params.variant} > {output.image_id} 2> {log} "
-        "|| {{ cat {log} >&2; exit 1; }}"
+        # The image ID is the last line primus-cli prints; everything else goes to the log.
+        "{params.cli} container build --variant {params.variant} 2> {log} | tee -a {log} "
+        "| tail -n 1 > {output.image_id} || {{ cat {log} >&2; exit 1; }}; test -s {output.image_id}"
