@@ -362,3 +362,15 @@ def test_shipped_platform_presets_resolve_into_the_envelope(platform, num_nodes_
     validate(resolved, env=NO_ENV)
     got = resolved.envelope["platform"]
     assert (got["name"], got["num_nodes_env_key"]) == (platform, num_nodes_key)
+
+
+def test_design_docs_short_experiment_name_picks_the_seed_experiment():
+    # DESIGN.md's `snakemake train --config exp=qwen3_8B` must name exactly one shipped experiment.
+    from primus.workflow import find_experiment
+
+    assert find_experiment("qwen3_8B", root=REPO).resolve() == (
+        EXAMPLES / "torchtitan" / "configs" / "MI300X" / "qwen3_8B-BF16-pretrain.yaml"
+    )
+    assert find_experiment("qwen3_debugmodel-pretrain", platform="CPU", root=REPO).resolve() == (
+        EXAMPLES / "torchtitan" / "configs" / "CPU" / "qwen3_debugmodel-pretrain.yaml"
+    )
