@@ -14,6 +14,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+#: Start of the train.log line with the mean data-loading share of step time (bench_train.py reads it).
+DATA_LOADING_SUMMARY = "primus: data loading share of step time"
+
 #: The fields of one row, in file order.
 FIELDS = ("step", "loss", "tokens_per_second", "step_time_s", "memory_gib", "lr", "grad_norm")
 

@@ -28,13 +28,15 @@ from torchtitan.components.metrics import (
 from torchtitan.tools.logging import logger
 from torchtitan.train import Trainer
 
-from primus.backends.torchtitan.metrics_file import append_row, keep_rows_up_to, row_from_torchtitan
+from primus.backends.torchtitan.metrics_file import (
+    DATA_LOADING_SUMMARY,
+    append_row,
+    keep_rows_up_to,
+    row_from_torchtitan,
+)
 from primus.backends.torchtitan.mock_data import mock_dataloader_builder
 from primus.backends.torchtitan.runner import DONE_FILE, METRICS_FILE, write_done
 from primus.errors import ConfigKeyError
-
-#: The summary line the data-loading share is reported in (bench/bench_train.py reads it).
-DATA_LOADING_SUMMARY = "primus: data loading share of step time"
 
 
 def _is_rank_zero() -> bool:
