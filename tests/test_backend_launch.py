@@ -221,3 +221,23 @@ def test_a_bundle_without_a_readable_job_config_is_refused(tmp_path, content, me
         launch_command(bundle, env={})
     assert caught.value.message.startswith(message)
     assert caught.value.file == str(bundle.resolve() / "job_config.toml")
+
+
+def test_a_dry_run_of_an_unwritten_bundle_takes_the_config_in_hand(tmp_path):
+    bundle = tmp_path / "not-written"
+    argv = launch_command(bundle, env={}, job_config={"model": {"name": "llama3", "converters": []}})
+    assert argv[-4:] == [
+        "--job.dump_folder",
+        str(bundle.resolve() / "train"),
+        "--job.custom_config_module",
+        EXTENSION,
+    ]
+    assert not bundle.exists()
+
+
+def test_the_unwritten_bundle_path_still_refuses_primus_turbo_here(tmp_path):
+    if __import__("importlib.util").util.find_spec("primus_turbo") is not None:
+        pytest.skip("primus_turbo is installed here")
+    with pytest.raises(LaunchError) as caught:
+        launch_command(tmp_path / "b", env={}, job_config={"model": {"converters": ["primus_turbo"]}})
+    assert caught.value.key == "model.converters"

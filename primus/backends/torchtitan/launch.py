@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from primus.backends.torchtitan.job_toml import PRIMUS_EXTENSION_MODULE
 from primus.errors import BundleError, LaunchError
 
 #: The module ``torchrun`` runs in every worker.
@@ -240,17 +241,18 @@ def read_job_config(bundle: Path) -> dict[str, Any]:
         raise BundleError(f"job_config.toml is not valid TOML: {error}", file=str(path)) from None
 
 
-def config_extension_module(job: Mapping[str, Any]) -> str | None:
-    """The Primus JobConfig extension module the TOML names, if any.
+def config_extension_module(job: Mapping[str, Any]) -> str:
+    """The JobConfig extension module to pass: the one the TOML names, else Primus's own.
 
     TorchTitan 0.2.2 merges extension fields only when ``job.custom_config_module`` is known before the
     TOML is turned into dataclasses; ``experimental.custom_args_module`` is read too late (after the TOML
     fields, ``training.mock_data`` included, were rejected), so the launcher passes it on the command line.
+    Primus's extension only adds fields, so passing it for a TOML that names none changes nothing else.
     """
     module = job.get("job", {}).get("custom_config_module") or job.get("experimental", {}).get(
         "custom_args_module"
     )
-    return module or None
+    return module or PRIMUS_EXTENSION_MODULE
 
 
 def check_converters(job: Mapping[str, Any], bundle: Path) -> None:
@@ -267,14 +269,19 @@ def check_converters(job: Mapping[str, Any], bundle: Path) -> None:
         )
 
 
-def launch_command(bundle: Path, *, env: Mapping[str, str]) -> list[str]:
+def launch_command(
+    bundle: Path, *, env: Mapping[str, str], job_config: Mapping[str, Any] | None = None
+) -> list[str]:
     """The exact ``torchrun`` argv that trains ``bundle`` (writes nothing, starts nothing).
 
-    Raises ``BundleError`` for a bundle without a readable ``job_config.toml`` and ``LaunchError`` for
-    launch settings that cannot work or a converter this host cannot run.
+    ``job_config``: the TorchTitan sections (``{"model": {...}, "job": {...}, ...}``) to use when the bundle
+    is not written yet (a dry run shows the command of the bundle it would freeze); by default they are
+    read from ``bundle/job_config.toml``. Raises ``BundleError`` for a written bundle without a readable
+    ``job_config.toml`` and ``LaunchError`` for launch settings that cannot work or a converter this host
+    cannot run.
     """
     bundle = Path(bundle).resolve()
-    job = read_job_config(bundle)
+    job = read_job_config(bundle) if job_config is None else job_config
     check_converters(job, bundle)
     settings = launch_settings(env)
     torchrun = Path(sys.executable).with_name("torchrun")
@@ -290,9 +297,7 @@ def launch_command(bundle: Path, *, env: Mapping[str, str]) -> list[str]:
         argv += [f"--master_addr={settings.master_addr}", f"--master_port={settings.master_port}"]
     argv += ["--max_restarts=0", "-m", ENTRY_MODULE]
     argv += ["--job.config_file", str(bundle / "job_config.toml"), "--job.dump_folder", str(bundle / "train")]
-    extension = config_extension_module(job)
-    if extension:
-        argv += ["--job.custom_config_module", extension]
+    argv += ["--job.custom_config_module", config_extension_module(job)]
     return argv
 
 
