@@ -241,3 +241,13 @@ def test_the_unwritten_bundle_path_still_refuses_primus_turbo_here(tmp_path):
     with pytest.raises(LaunchError) as caught:
         launch_command(tmp_path / "b", env={}, job_config={"model": {"converters": ["primus_turbo"]}})
     assert caught.value.key == "model.converters"
+
+
+def test_an_unsupported_torchtitan_is_refused_before_launch(tmp_path, monkeypatch):
+    monkeypatch.setattr("primus.backends.torchtitan.runner.installed_torchtitan_version", lambda: "0.3.0")
+    bundle = write_bundle(tmp_path / "b")
+    with pytest.raises(LaunchError) as caught:
+        train(bundle)
+    assert caught.value.message == "torchtitan 0.3.0 is installed; this backend supports 0.2.2 only"
+    assert caught.value.hint.startswith("pip install torchtitan==0.2.2")
+XX

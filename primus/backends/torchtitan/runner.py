@@ -8,6 +8,8 @@ loads ``train/<checkpoint.folder>`` by itself, and the trainer trims ``metrics.j
 from __future__ import annotations
 
 import fcntl
+import importlib.metadata
+import importlib.util
 import json
 import os
 import shlex
@@ -19,7 +21,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from primus.backends.torchtitan.launch import environment_for_launch, launch_command, read_job_config
+from primus.backends.torchtitan.launch import (
+    environment_for_launch,
+    launch_command,
+    launch_settings,
+    read_job_config,
+)
 from primus.backends.torchtitan.metrics_file import read_rows
 from primus.errors import LaunchError
 
@@ -42,6 +49,33 @@ def read_done(bundle: Path) -> dict[str, Any] | None:
         return None
     except (json.JSONDecodeError, OSError):
         return {"step": None, "steps": None}
+
+
+#: The TorchTitan release this backend drives (its TOML JobConfig ended with 0.2.2).
+SUPPORTED_TORCHTITAN = "0.2.2"
+
+
+def installed_torchtitan_version() -> str:
+    """The installed torchtitan distribution's version (read from metadata, without importing it)."""
+    return importlib.metadata.version("torchtitan")
+
+
+def _check_training_stack() -> None:
+    """Refuse before launch when torch or the supported TorchTitan is not installed in this Python."""
+    for package in ("torch", "torchtitan"):
+        if importlib.util.find_spec(package) is None:
+            raise LaunchError(
+                f"{package} is not installed in {sys.executable}",
+                hint="install the training extra (pip install -e '.[train]') or train inside the container",
+            )
+    installed = installed_torchtitan_version()
+    if installed != SUPPORTED_TORCHTITAN:
+        raise LaunchError(
+            f"torchtitan {installed} is installed; this backend supports {SUPPORTED_TORCHTITAN} only",
+            value=installed,
+            hint=f"pip install torchtitan=={SUPPORTED_TORCHTITAN} (0.3 replaced the TOML JobConfig this "
+            "pipeline writes)",
+        )
 
 
 def write_done(train_dir: Path, step: int) -> None:
@@ -151,9 +185,13 @@ def train(bundle: Path, *, dry_run: bool = False) -> int:
         write_done(train_dir, steps)
         print(f"{bundle}: training had completed (final checkpoint step-{steps}); marked DONE")
         return 0
+    _check_training_stack()
     train_dir.mkdir(parents=True, exist_ok=True)
-    log_path = train_dir / LOG_FILE
-    with (train_dir / LOCK_FILE).open("w") as lock:
+    # On a multi-node launch every node runs this; only node 0 owns the plain names (shared file systems).
+    node_rank = launch_settings(os.environ).node_rank
+    suffix = f".node{node_rank}" if node_rank else ""
+    log_path = train_dir / (Path(LOG_FILE).stem + suffix + Path(LOG_FILE).suffix)
+    with (train_dir / (LOCK_FILE + suffix)).open("w") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

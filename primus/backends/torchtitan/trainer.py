@@ -134,7 +134,7 @@ class PrimusTrainer(Trainer):
         # TorchTitan asks this first right after loading the checkpoint: self.step is the resumed step.
         if not self._training_started:
             self._training_started = True
-            if _is_rank_zero():
+            if _is_metrics_rank(self.parallel_dims, self.job_config):
                 dropped = keep_rows_up_to(Path(self.job_config.job.dump_folder) / METRICS_FILE, self.step)
                 if dropped:
                     logger.info(f"primus: dropped {dropped} metrics rows after resumed step {self.step}")
