@@ -250,4 +250,4 @@ def test_an_unsupported_torchtitan_is_refused_before_launch(tmp_path, monkeypatc
         train(bundle)
     assert caught.value.message == "torchtitan 0.3.0 is installed; this backend supports 0.2.2 only"
     assert caught.value.hint.startswith("pip install torchtitan==0.2.2")
-XX
+    assert not (bundle / "train").exists()
