@@ -3,9 +3,27 @@
 ``launch_command(bundle, env=...)`` gives the exact ``torchrun`` argv; ``train(bundle, dry_run=...)`` runs
 it, resumably. The worker side lives in ``entry`` (CPU patches, TorchTitan's Trainer with Primus's
 TrainSpec builders), ``mock_data``, ``trainer`` and ``turbo``.
+
+The names are loaded on first use, so a worker importing ``primus.backends.torchtitan.entry`` (or the
+validator importing the config extension) does not pay for the launcher's imports.
 """
 
-from primus.backends.torchtitan.launch import LaunchSettings, launch_command, launch_settings
-from primus.backends.torchtitan.runner import train
+from __future__ import annotations
 
-__all__ = ["LaunchSettings", "launch_command", "launch_settings", "train"]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "LaunchSettings": "primus.backends.torchtitan.launch",
+    "launch_command": "primus.backends.torchtitan.launch",
+    "launch_settings": "primus.backends.torchtitan.launch",
+    "train": "primus.backends.torchtitan.runner",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)
