@@ -57,7 +57,7 @@ rule verify:
 # Freeze the experiment into its run bundle.
 rule resolve:
     input:
-        manifest=lambda wc: manifest_file(),
+        frozen=lambda wc: frozen_stamp(),
 
 
 # Validate the experiment (with preflight for the host runtime).

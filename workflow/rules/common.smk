@@ -48,8 +48,15 @@ def bundle_dir():
     )
 
 
-def manifest_file():
-    return f"{bundle_dir()}/manifest.json"
+def runs_dir_of(stamp):
+    """The runs folder of a stamp under <runs>/.workflow/<exp_name>/<hash>/."""
+    return Path(stamp).parents[3]
+
+
+def frozen_stamp():
+    """The stamp the freeze rule writes (its content is the bundle path)."""
+    bundle = Path(bundle_dir())
+    return f"{RUNS}/.workflow/{bundle.parent.name}/{bundle.name}/frozen"
 
 
 def train_done():

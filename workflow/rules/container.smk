@@ -1,12 +1,12 @@
 # Build the training image and record its ID; a checkpoint because the ID is part of the bundle hash,
 # so the bundle path is computed only after this rule has run.
 checkpoint build_container:
-    conda:
-        "../envs/primus.yaml"
     output:
         image_id=f"{WORK}/{{key}}/image_id",
     log:
         f"{WORK}/{{key}}/build_container.log",
+    conda:
+        "../envs/primus.yaml"
     params:
         cli=CLI,
         variant=config["container_variant"],

@@ -1,26 +1,30 @@
 # Freeze the validated experiment into its content-addressed bundle; fails when the bundle primus-cli
-# wrote is not the one planned at parse time (the two hash recipes must agree).
+# wrote is not the one planned at parse time (the two hash recipes must agree). The output is a stamp
+# holding the bundle path, never a bundle file: Snakemake deletes a rule's outputs before rerunning it,
+# and a bundle is immutable (freeze of the same content returns the existing bundle untouched).
 rule resolve_experiment:
     input:
         stamp=lambda wc: validated_stamp(),
         image_id=lambda wc: image_id_file() if PLAN.runtime == "container" else [],
     output:
-        manifest=f"{BUNDLE}/manifest.json",
+        frozen=f"{WORK}/{{bundle_hash}}/frozen",
     log:
-        f"{RUNS}/.workflow/{{exp_name}}/{{bundle_hash}}/resolve_experiment.log",
+        f"{WORK}/{{bundle_hash}}/resolve_experiment.log",
     conda:
         "../envs/primus.yaml"
     params:
         cli=CLI,
-        runs_dir=lambda wc, output: Path(output.manifest).parents[2],
+        runs_dir=lambda wc, output: runs_dir_of(output.frozen),
         image=lambda wc, input: (
             f"--image-id-file {input.image_id}" if input.image_id else ""
         ),
         exp=EXP_ARGS,
-        bundle=lambda wc, output: Path(output.manifest).parent,
+        bundle=lambda wc, output: runs_dir_of(output.frozen)
+        / wc.exp_name
+        / wc.bundle_hash,
     shell:
-        # Snakemake creates the (empty) bundle folder for the output; freeze wants to create it itself.
-        "rmdir {params.bundle} 2>/dev/null || true; "
         "frozen=$({params.cli} resolve --freeze --runs-dir {params.runs_dir} {params.image} {params.exp} "
-        '2> {log}) || {{ cat {log} >&2; exit 2; }}; echo "$frozen" >> {log}; '
-        'test "$frozen" = {params.bundle} || {{ echo "froze $frozen, planned {params.bundle}" >&2; exit 1; }}'
+        "2> {log}) || {{ cat {log} >&2; exit 2; }}; "
+        'test "$frozen" = {params.bundle} || '
+        '{{ echo "froze $frozen, planned {params.bundle}" | tee -a {log} >&2; exit 1; }}; '
+        "echo {params.bundle} > {output.frozen}"

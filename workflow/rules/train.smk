@@ -2,7 +2,7 @@
 # SLURM profile requests; one node runs primus-cli train directly, several run one per node through srun.
 rule train_model:
     input:
-        manifest=f"{BUNDLE}/manifest.json",
+        frozen=f"{WORK}/{{bundle_hash}}/frozen",
     output:
         done=f"{BUNDLE}/train/DONE",
     log:
@@ -13,8 +13,8 @@ rule train_model:
     resources:
         **PLAN.resources.snakemake_resources(),
     params:
-        command=lambda wc, input: train_shell(
-            Path(input.manifest).parent, PLAN.resources, primus_cli=CLI
+        command=lambda wc, output: train_shell(
+            Path(output.done).parents[1], PLAN.resources, primus_cli=CLI
         ),
     shell:
         "( {params.command} ) 2>&1 | tee {log}"
