@@ -15,7 +15,6 @@ import os
 import shlex
 import subprocess
 import sys
-import time
 from collections import deque
 from datetime import UTC, datetime
 from pathlib import Path
@@ -99,6 +98,12 @@ def _log_freq(job: dict[str, Any]) -> int:
     return max(int(job.get("metrics", {}).get("log_freq", 10) or 10), 1)
 
 
+def _hours_minutes_seconds(seconds: float) -> str:
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02}:{secs:02}"
+
+
 class ProgressLine:
     """One terminal line, redrawn in place: ``step 7/20 | loss 7.1234 | 1,234 tok/s | ETA 0:00:12``."""
 
@@ -120,7 +125,7 @@ class ProgressLine:
         tps_text = f"{tps:,.0f}" if isinstance(tps, int | float) else "?"
         text = (
             f"step {last['step']}/{self.total} | loss {loss_text} | {tps_text} tok/s | "
-            f"ETA {time.strftime('%H:%M:%S', time.gmtime(eta))}"
+            f"ETA {_hours_minutes_seconds(eta)}"
         )
         self.stream.write("\r" + text.ljust(self.width))
         self.stream.flush()

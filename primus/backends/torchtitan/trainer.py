@@ -4,7 +4,8 @@ Import this module only after ``cpu_runtime.apply_cpu_patches()`` on a CPU-only 
 What changes, and where:
 - the TrainSpec registered for ``model.name`` is TorchTitan's own, with ``build_dataloader_fn`` /
   ``build_tokenizer_fn`` swapped for mock data when ``training.mock_data`` is true, and a metrics
-  processor builder that adds a ``metrics.jsonl`` logger on rank 0 (TorchTitan's registry gives a
+  processor builder that adds a ``metrics.jsonl`` logger on the rank holding the loss (rank 0 unless
+  pipeline parallelism puts it on the last stage; TorchTitan's registry gives a
   registered spec priority over the built-in one of the same name);
 - ``PrimusTrainer`` trims ``metrics.jsonl`` to the resumed step when training starts and writes ``DONE``
   when the configured steps are complete. The training loop itself is TorchTitan's.
