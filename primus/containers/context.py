@@ -2,7 +2,7 @@
 
 Layout of the staged context (``build/container/context-<variant>/``)::
 
-    containers/   Dockerfile, install-deps.sh, write-manifest.sh, lock.yaml (copied from the project)
+    containers/   Dockerfile, install-cpu.sh, install-rocm.sh, write-manifest.sh, lock.yaml (copied)
     wheelhouse/   hard links to the cached wheelhouse (CPU), empty for ROCm
     dist/         this project's wheel, built reproducibly (same sources -> same bytes -> build cache hit)
 
