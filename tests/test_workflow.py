@@ -45,6 +45,15 @@ def test_default_target_without_config_is_the_cpu_default(snakemake, tmp_path):
     assert "runs/llama3_debugmodel-pretrain/" in result.stdout
 
 
+def test_overrides_reach_primus_cli_and_change_the_bundle(snakemake, tmp_path):
+    default = snakemake("-n", "resolve", cwd=tmp_path)
+    result = snakemake("-n", "-p", "resolve", "--config", "overrides=--training.steps 5", cwd=tmp_path)
+    assert "llama3_debugmodel-pretrain.yaml --training.steps 5 >" in result.stdout
+    (with_override,) = set(re.findall(r"/([0-9a-f]{16})/frozen", result.stdout))
+    (without,) = set(re.findall(r"/([0-9a-f]{16})/frozen", default.stdout))
+    assert with_override != without
+
+
 def test_container_runtime_builds_the_image_before_freezing(snakemake, tmp_path):
     result = snakemake("-n", "train", "--config", "exp=qwen3_8B", "runtime=container", cwd=tmp_path)
     assert "checkpoint build_container:" in result.stdout
