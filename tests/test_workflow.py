@@ -171,3 +171,4 @@ def test_report_holds_the_verdict_and_the_loss_plot(trained, snakemake):
     html = (workdir / "report.html").read_text(encoding="utf-8", errors="replace")
     assert "loss.png" in html
     assert "report.md" in html
+    assert "report.html" in html  # verify's own page: the verdict and the inlined plot

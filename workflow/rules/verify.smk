@@ -1,4 +1,5 @@
-# Verify the trained bundle: verdict.json, a Markdown report and the loss plot (shown by --report).
+# Verify the trained bundle: verdict.json, a Markdown and an HTML report, the loss plot (--report shows the
+# HTML page, which names the verdict and inlines the plot, plus the plot and the Markdown report).
 rule verify_run:
     input:
         done=f"{BUNDLE}/train/DONE",
@@ -6,6 +7,11 @@ rule verify_run:
         verdict=f"{BUNDLE}/verify/verdict.json",
         report=report(
             f"{BUNDLE}/verify/report.md",
+            caption="../report/verdict.rst",
+            category="Verdict",
+        ),
+        html=report(
+            f"{BUNDLE}/verify/report.html",
             caption="../report/verdict.rst",
             category="Verdict",
         ),
