@@ -552,3 +552,29 @@ def torchtitan_flavors() -> dict[str, list[str]]:
             continue
         flavors[family] = list(get_train_spec(family).model_args)
     return flavors
+
+
+@pytest.mark.parametrize(
+    "example",
+    [pytest.param(p.name, id=p.stem) for p in _reference_examples() if p.name not in REJECTED],
+)
+def test_reference_experiment_reaches_torchtitans_config_manager_intact(example, tmp_path):
+    # The job_config.toml a Primus experiment freezes to is one TorchTitan 0.2.2 reads back value for value.
+    from torchtitan.config import ConfigManager
+
+    from primus.backends.torchtitan.job_toml import job_toml_data, write_job_toml
+    from primus.validate import validate
+
+    resolved = load(example)
+    config = validate(resolved, env=NO_ENV)
+    toml_file = tmp_path / "job_config.toml"
+    write_job_toml(toml_file, config, origin_of=resolved.origin_of)
+    job_config = ConfigManager().parse_args(["--job.config_file", str(toml_file)])
+    differing = {}
+    for key, value in flatten(job_toml_data(config)).items():
+        got = job_config
+        for part in key.split("."):
+            got = getattr(got, part)
+        if got != value:
+            differing[key] = (got, value)
+    assert differing == {}
