@@ -95,7 +95,7 @@ def test_unknown_workflow_config_key_is_rejected_by_the_schema(snakemake, tmp_pa
     assert "Additional properties are not allowed ('exp_nme' was unexpected)" in result.stdout
 
 
-def test_lint_reports_nothing(snakemake, tmp_path):
+def test_lint_reports_nothing(snakemake):
     result = snakemake("--lint", cwd=REPO)
     assert "Congratulations, your workflow is in a good condition!" in result.stdout
 
