@@ -251,3 +251,20 @@ def test_an_unsupported_torchtitan_is_refused_before_launch(tmp_path, monkeypatc
     assert caught.value.message == "torchtitan 0.3.0 is installed; this backend supports 0.2.2 only"
     assert caught.value.hint.startswith("pip install torchtitan==0.2.2")
     assert not (bundle / "train").exists()
+
+
+@pytest.mark.parametrize(
+    ("env", "count"),
+    [
+        ({"CUDA_VISIBLE_DEVICES": "0,1,2"}, 3),
+        ({"HIP_VISIBLE_DEVICES": "4,5"}, 2),
+        ({"CUDA_VISIBLE_DEVICES": ""}, 0),
+        ({"CUDA_VISIBLE_DEVICES": "-1"}, 0),
+    ],
+    ids=["cuda-three", "rocm-two", "cuda-none", "cuda-disabled"],
+)
+def test_visible_devices_decide_the_local_accelerator_count(env, count):
+    from primus.backends.torchtitan.launch import local_accelerator_count
+
+    assert local_accelerator_count(env) == count
+    assert launch_settings(env).nproc_per_node == max(count, 1)
