@@ -268,3 +268,10 @@ def test_visible_devices_decide_the_local_accelerator_count(env, count):
 
     assert local_accelerator_count(env) == count
     assert launch_settings(env).nproc_per_node == max(count, 1)
+
+
+def test_check_host_false_shows_the_command_of_a_turbo_config_anyway(tmp_path):
+    argv = launch_command(
+        tmp_path / "b", env={}, job_config={"model": {"converters": ["primus_turbo"]}}, check_host=False
+    )
+    assert ENTRY_MODULE in argv

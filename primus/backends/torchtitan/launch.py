@@ -270,19 +270,25 @@ def check_converters(job: Mapping[str, Any], bundle: Path) -> None:
 
 
 def launch_command(
-    bundle: Path, *, env: Mapping[str, str], job_config: Mapping[str, Any] | None = None
+    bundle: Path,
+    *,
+    env: Mapping[str, str],
+    job_config: Mapping[str, Any] | None = None,
+    check_host: bool = True,
 ) -> list[str]:
     """The exact ``torchrun`` argv that trains ``bundle`` (writes nothing, starts nothing).
 
     ``job_config``: the TorchTitan sections (``{"model": {...}, "job": {...}, ...}``) to use when the bundle
     is not written yet (a dry run shows the command of the bundle it would freeze); by default they are
-    read from ``bundle/job_config.toml``. Raises ``BundleError`` for a written bundle without a readable
-    ``job_config.toml`` and ``LaunchError`` for launch settings that cannot work or a converter this host
-    cannot run.
+    read from ``bundle/job_config.toml``. ``check_host=False`` skips the checks about this machine (a
+    converter whose package is missing here), for showing the command a dry run would launch elsewhere.
+    Raises ``BundleError`` for a written bundle without a readable ``job_config.toml`` and ``LaunchError``
+    for launch settings that cannot work or (with ``check_host``) a converter this host cannot run.
     """
     bundle = Path(bundle).resolve()
     job = read_job_config(bundle) if job_config is None else job_config
-    check_converters(job, bundle)
+    if check_host:
+        check_converters(job, bundle)
     settings = launch_settings(env)
     torchrun = Path(sys.executable).with_name("torchrun")
     argv = [str(torchrun)] if torchrun.exists() else [sys.executable, "-m", "torch.distributed.run"]
