@@ -6,7 +6,8 @@
     build_command(...) / run_command(...)  -> the exact engine command line (for --dry-run)
 
 Unchanged inputs (lock, recipe, wheelhouse, project sources) reuse the engine's layer cache: a rebuild
-takes about a second and returns the same image ID.
+takes seconds (3 s measured on 2 busy cores) and returns the same image ID. A changed project source
+reruns only the steps from the project wheel on; a new commit only the revision and label steps.
 """
 
 from __future__ import annotations
