@@ -27,7 +27,7 @@ validate: setup      ## validate every shipped experiment (or EXP=path)
 	$(BIN)/primus-cli validate $(if $(filter default,$(EXP)),examples/torchtitan/configs/*/*.yaml,$(EXP))
 
 resolve: setup       ## freeze EXP into runs/<exp_name>/<hash>/
-	$(SMK) resolve_experiment $(SMKCFG)
+	$(SMK) resolve $(SMKCFG)
 
 container: setup     ## build the training image (CONTAINER_VARIANT=cpu for the CPU variant)
 	$(SMK) container $(SMKCFG)

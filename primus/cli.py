@@ -233,12 +233,26 @@ def _freeze_and_train(config_path: str, overrides: Sequence[str], args: argparse
     if args.dry_run:
         bundle = compute_bundle_path(resolved, config, runs_dir=runs_dir, image_id=image_id)
         print(f"bundle (dry run, not written): {bundle}")
-        print("launch: " + " ".join(launch_command(bundle, env=os.environ)))
+        _print_dry_run_preflight(resolved, config)
+        print("launch: " + " ".join(launch_command(bundle, env=os.environ, job_config=config, check_host=False)))
         return 0
     bundle = freeze(resolved, config, runs_dir=runs_dir, image_id=image_id)
     print(f"bundle:           {bundle}")
     sys.stdout.flush()
     return train(bundle)
+
+
+def _print_dry_run_preflight(resolved, config: dict) -> None:
+    """A dry run reports what would stop a real run on this machine, without stopping itself."""
+    from primus.validate.machine import preflight
+
+    problems = preflight(config, origin_of=resolved.origin_of)
+    if problems:
+        print("preflight: a real run on this machine would stop here:")
+        for problem in problems:
+            print(_indent(problem.format()))
+    else:
+        print("preflight: ok on this machine")
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
