@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -44,21 +46,28 @@ def build_cpu(wheel: Path, revision: str) -> containers.BuildResult:
 
 
 @pytest.fixture(scope="module")
-def builds() -> dict[str, containers.BuildResult]:
-    """Three builds: first, again with nothing changed, then with a new revision label."""
+def builds() -> Iterator[dict]:
+    """Three builds: first, again with nothing changed, then with a new revision label (tagged last, so the
+    tests that run the image use that one: the first becomes untagged)."""
     wheel = project_wheel(ROOT, OUT / "wheel")
     first = build_cpu(wheel, "test-a")
     first_log = (OUT / "cpu.build.log").read_text()
     again = build_cpu(wheel, "test-a")
     again_log = (OUT / "cpu.build.log").read_text()
-    relabeled = build_cpu(wheel, "test-b")
+    # A revision no earlier run used, so this build always makes a new image.
+    revision = f"test-{uuid.uuid4().hex[:12]}"
+    relabeled = build_cpu(wheel, revision)
     relabeled_log = (OUT / "cpu.build.log").read_text()
-    return {
+    yield {
         "first": first,
         "again": again,
         "relabeled": relabeled,
+        "revision": revision,
         "logs": {"first": first_log, "again": again_log, "relabeled": relabeled_log},
     }
+    # Earlier test images become untagged (dangling) when a source changes; the layers under the tagged
+    # images, i.e. the build cache, stay.
+    podman("image", "prune", "--force")
 
 
 def podman(*argv: str) -> subprocess.CompletedProcess[str]:
@@ -115,20 +124,20 @@ def test_image_id_changes_when_the_image_changes_and_the_dependency_layers_are_r
 def test_labels_carry_source_revision_and_variant(builds):
     done = podman("image", "inspect", "--format", "{{json .Labels}}", builds["relabeled"].image_id)
     labels = json.loads(done.stdout)
-    assert labels["org.opencontainers.image.revision"] == "test-b"
+    assert labels["org.opencontainers.image.revision"] == builds["revision"]
     assert labels["org.opencontainers.image.source"] == "https://github.com/AMD-AGI/Primus"
     assert (labels["ai.primus.variant"], labels["ai.primus.gpu-arch"]) == ("cpu", "gfx942")
 
 
 def test_image_runs_as_a_non_root_user_with_the_pinned_stack(builds):
     code = "import os, torch, torchtitan, primus; print(os.getuid(), torch.__version__)"
-    done = in_image(builds["first"].image_id, "python", "-c", code)
+    done = in_image(builds["relabeled"].image_id, "python", "-c", code)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["1001", "2.13.0+cpu"]
 
 
 def test_manifest_of_the_environment_is_in_the_image(builds):
-    done = in_image(builds["first"].image_id, "cat", "/opt/primus/manifest/image.json")
+    done = in_image(builds["relabeled"].image_id, "cat", "/opt/primus/manifest/image.json")
     assert done.returncode == 0, done.stderr
     manifest = json.loads(done.stdout)
     digest = (CACHE / "wheelhouse").glob("*/.digest")
@@ -136,7 +145,7 @@ def test_manifest_of_the_environment_is_in_the_image(builds):
     assert manifest["torch"] == "2.13.0+cpu"
     assert manifest["torchtitan_version"] == "0.2.2"
     assert manifest["wheelhouse_digest"] in {path.read_text().strip() for path in digest}
-    listing = in_image(builds["first"].image_id, "ls", "/opt/primus/manifest", "/opt/primus/recipe")
+    listing = in_image(builds["relabeled"].image_id, "ls", "/opt/primus/manifest", "/opt/primus/recipe")
     assert listing.stdout.split() == [
         "/opt/primus/manifest:", "dpkg.txt", "env.txt", "image.json", "pip-freeze.txt",
         "/opt/primus/recipe:", "Dockerfile", "install-cpu.sh", "lock.yaml", "write-manifest.sh",
@@ -148,7 +157,7 @@ def test_shipped_cpu_examples_validate_inside_the_image(builds):
     assert examples, "no CPU example to validate"
     inside = [f"/examples/{path.name}" for path in examples]
     done = in_image(
-        builds["first"].image_id,
+        builds["relabeled"].image_id,
         "primus-cli",
         "validate",
         *inside,
@@ -162,8 +171,8 @@ def test_docker_sdk_through_podmans_api_socket_runs_and_builds(builds, tmp_path)
     engine = start_podman_api(CACHE)
     try:
         assert engine.is_podman
-        assert engine.image_exists(builds["first"].image_id)
-        spec = RunSpec(image=builds["first"].image_id, argv=["python", "-c", "import torchtitan"])
+        assert engine.image_exists(builds["relabeled"].image_id)
+        spec = RunSpec(image=builds["relabeled"].image_id, argv=["python", "-c", "import torchtitan"])
         assert engine.run(spec) == 0
         # A small build through the API: RUN --mount works there (podman's API builds with buildah).
         context = tmp_path / "context"
@@ -174,11 +183,12 @@ def test_docker_sdk_through_podmans_api_socket_runs_and_builds(builds, tmp_path)
             "ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\n"
             "RUN --mount=type=bind,source=data,target=/data cp /data/value /tmp/value\n"
         )
-        args = {"BASE_IMAGE": builds["first"].image_id}
+        args = {"BASE_IMAGE": builds["relabeled"].image_id}
         first = engine.build(context, "primus-sdk-test:1", args, tmp_path / "iid", tmp_path / "log")
         again = engine.build(context, "primus-sdk-test:1", args, tmp_path / "iid", tmp_path / "log")
         assert first.startswith("sha256:") and again == first
         assert engine.run(RunSpec(image=first, argv=["grep", "-q", "42", "/tmp/value"])) == 0
+        engine.client.images.remove("primus-sdk-test:1", noprune=True)  # keep its parent
     finally:
         engine.close()
 
@@ -187,7 +197,7 @@ def test_training_a_frozen_bundle_inside_the_image(builds, tmp_path):
     """A few steps of the CPU debug model, frozen on the host, trained inside the container."""
     example = ROOT / "examples" / "torchtitan" / "configs" / "CPU" / "llama3_debugmodel-pretrain.yaml"
     id_file = tmp_path / "cpu.image-id"
-    id_file.write_text(builds["first"].image_id + "\n")
+    id_file.write_text(builds["relabeled"].image_id + "\n")
     cli = str(ROOT / ".venv" / "bin" / "primus-cli")
     frozen = subprocess.run(
         [cli, "resolve", str(example), "--freeze", "--runs-dir", str(tmp_path / "runs"),
@@ -197,7 +207,7 @@ def test_training_a_frozen_bundle_inside_the_image(builds, tmp_path):
     assert frozen.returncode == 0, frozen.stderr
     bundle = Path(frozen.stdout.strip().splitlines()[-1])
     status = containers.run(
-        bundle, variant="cpu", image_id=builds["first"].image_id, engine="podman", gpu=False
+        bundle, variant="cpu", image_id=builds["relabeled"].image_id, engine="podman", gpu=False
     )
     assert status == 0
     metrics = [json.loads(line) for line in (bundle / "train" / "metrics.jsonl").read_text().splitlines()]
