@@ -212,12 +212,16 @@ class PodmanEngine(Engine):
 
     def build(self, context: Path, tag: str, args: Mapping[str, str], id_file: Path, log_file: Path) -> str:
         id_file.unlink(missing_ok=True)
-        _stream(
-            self.build_command(context, tag, args, id_file),
-            env=self.env,
-            log_file=log_file,
-            what="buildah bud",
-        )
+        command = self.build_command(context, tag, args, id_file)
+        try:
+            _stream(command, env=self.env, log_file=log_file, what="buildah bud")
+        except ContainerError as error:
+            if "Trying to pull" in error.message:
+                error.hint = (
+                    f"the base image {args.get('BASE_IMAGE')} comes from its registry: build on a host that "
+                    "reaches it, or `podman load` a saved copy of that exact digest first"
+                )
+            raise
         return id_file.read_text().strip()
 
     def run_command(self, spec: RunSpec) -> list[str]:
