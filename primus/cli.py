@@ -53,7 +53,9 @@ def _read_image_id(path: str | None) -> str | None:
         )
     image_id = file.read_text(encoding="utf-8").strip()
     if not image_id:
-        raise PrimusError(f"image ID file {path} is empty", hint="rebuild the image: primus-cli container build")
+        raise PrimusError(
+            f"image ID file {path} is empty", hint="rebuild the image: primus-cli container build"
+        )
     return image_id
 
 
@@ -148,7 +150,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
     width = max(len(str(s.origin)) for s in settings)
     for index, setting in enumerate(settings, start=1):
         won = "  <- wins" if index == len(settings) else ""
-        print(f"  {index}. {str(setting.origin):<{width}}  {setting.origin.layer:<14} {_scalar(setting.value)}{won}")
+        where = f"{setting.origin!s:<{width}}  {setting.origin.layer:<14}"
+        print(f"  {index}. {where} {_scalar(setting.value)}{won}")
     return 0
 
 
@@ -164,7 +167,9 @@ def cmd_models(args: argparse.Namespace) -> int:
     if args.family and not models:
         families = sorted({m["family"] for m in list_models()})
         raise ConfigKeyError(
-            f"unknown model family '{args.family}'", key="model.name", hint=f"available: {', '.join(families)}"
+            f"unknown model family '{args.family}'",
+            key="model.name",
+            hint=f"available: {', '.join(families)}",
         )
     if args.format == "json":
         print(json.dumps(models, indent=2))
@@ -206,12 +211,41 @@ def cmd_diff(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     """Train from a frozen bundle, or load+validate+freeze CONFIG first and then train."""
     if bool(args.bundle) == bool(args.config):
-        raise PrimusError("give either --bundle DIR or a CONFIG file", hint="primus-cli train --bundle runs/EXP/HASH")
+        raise PrimusError(
+            "give either --bundle DIR or a CONFIG file", hint="primus-cli train --bundle runs/EXP/HASH"
+        )
     if args.bundle:
+        if args.runtime == "container":
+            return _train_in_container(Path(args.bundle), args)
         from primus.backends.torchtitan import train
 
         return train(Path(args.bundle), dry_run=args.dry_run)
+    if args.runtime == "container":
+        raise PrimusError(
+            "--runtime container trains a frozen bundle",
+            hint="freeze first (primus-cli resolve --freeze CONFIG --image-id-file "
+            "build/container/VARIANT.image-id), then primus-cli train --bundle DIR --runtime container",
+        )
     return _freeze_and_train(args.config, args.overrides, args)
+
+
+def _train_in_container(bundle: Path, args: argparse.Namespace) -> int:
+    """Run ``primus-cli train --bundle`` inside the image recorded by ``container build``."""
+    from primus import containers
+
+    if args.dry_run:
+        print(" ".join(containers.run_command(bundle, variant=args.container_variant)))
+        return 0
+    status = containers.run(bundle, variant=args.container_variant)
+    if status != 0:
+        from primus.errors import LaunchError
+
+        raise LaunchError(
+            f"training inside the container exited with status {status}",
+            file=str(bundle / "train" / "train.log"),
+            hint="read the log above; rerun the same command to resume from the latest checkpoint",
+        )
+    return 0
 
 
 def _freeze_and_train(config_path: str, overrides: Sequence[str], args: argparse.Namespace) -> int:
@@ -234,7 +268,9 @@ def _freeze_and_train(config_path: str, overrides: Sequence[str], args: argparse
         bundle = compute_bundle_path(resolved, config, runs_dir=runs_dir, image_id=image_id)
         print(f"bundle (dry run, not written): {bundle}")
         _print_dry_run_preflight(resolved, config)
-        print("launch: " + " ".join(launch_command(bundle, env=os.environ, job_config=config, check_host=False)))
+        print(
+            "launch: " + " ".join(launch_command(bundle, env=os.environ, job_config=config, check_host=False))
+        )
         return 0
     bundle = freeze(resolved, config, runs_dir=runs_dir, image_id=image_id)
     print(f"bundle:           {bundle}")
@@ -265,7 +301,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
     for check in verdict.checks:
         mark = {"pass": "✓", "fail": "✗", "skip": "-"}.get(check.status, "?")
         print(f"{mark} {check.name}: {check.message}")
-    print(f"verdict: {'PASS' if verdict.passed else 'FAIL'}  ({Path(args.bundle) / 'verify' / 'verdict.json'})")
+    print(
+        f"verdict: {'PASS' if verdict.passed else 'FAIL'}  ({Path(args.bundle) / 'verify' / 'verdict.json'})"
+    )
     if not verdict.passed:
         failed = ", ".join(c.name for c in verdict.checks if c.status == "fail")
         print(f"failed checks: {failed}", file=sys.stderr)
@@ -278,9 +316,12 @@ def cmd_container(args: argparse.Namespace) -> int:
     from primus import containers
 
     if args.action == "build":
-        image_id = containers.build(variant=args.variant, dry_run=args.dry_run)
-        if image_id:
-            print(image_id)
+        options = {"gpu_arch": args.gpu_arch} if args.gpu_arch else {}
+        if args.engine:
+            options["engine"] = args.engine
+        result = containers.build(variant=args.variant, dry_run=args.dry_run, **options)
+        if result:
+            print(result)
         return 0
     raise PrimusError(f"unknown container action '{args.action}'", hint="primus-cli container build")
 
@@ -297,8 +338,12 @@ def cmd_direct(args: argparse.Namespace) -> int:
         )
     sub = argparse.ArgumentParser(prog="primus-cli direct -- train pretrain", add_help=True)
     sub.add_argument("--config", required=True, help="experiment YAML")
-    sub.add_argument("--dry-run", action="store_true", help="print the bundle and launch command; write nothing")
-    sub.add_argument("--runs-dir", help=f"where bundles go (default ${{PRIMUS_RUNS_DIR}} or ./{DEFAULT_RUNS_DIR})")
+    sub.add_argument(
+        "--dry-run", action="store_true", help="print the bundle and launch command; write nothing"
+    )
+    sub.add_argument(
+        "--runs-dir", help=f"where bundles go (default ${{PRIMUS_RUNS_DIR}} or ./{DEFAULT_RUNS_DIR})"
+    )
     sub.add_argument("--configs-root", help="folder with modules/, models/, platforms/")
     sub.add_argument("--image-id-file", help="image ID recorded by `primus-cli container build`")
     known, extra = sub.parse_known_args(words[2:])
@@ -325,21 +370,28 @@ def build_parser() -> argparse.ArgumentParser:
 
     def add_roots(command: argparse.ArgumentParser) -> None:
         command.add_argument(
-            "--configs-root", help="folder with modules/, models/, platforms/ (default: $PRIMUS_CONFIGS_ROOT "
-            "or the package's primus/configs)"
+            "--configs-root",
+            help="folder with modules/, models/, platforms/ (default: $PRIMUS_CONFIGS_ROOT "
+            "or the package's primus/configs)",
         )
 
     command = add("validate", cmd_validate, "check experiment files; print every problem with file:line")
     command.add_argument("configs", nargs="+", metavar="CONFIG")
-    command.add_argument("--preflight", action="store_true", help="also check this machine (memory, converters, assets)")
+    command.add_argument(
+        "--preflight", action="store_true", help="also check this machine (memory, converters, assets)"
+    )
     command.add_argument("-q", "--quiet", action="store_true", help="print problems only")
     add_roots(command)
 
     command = add("resolve", cmd_resolve, "print the resolved module config, or freeze it into a run bundle")
     command.add_argument("config", metavar="CONFIG")
     command.add_argument("--format", choices=("yaml", "json"), default="yaml")
-    command.add_argument("--freeze", action="store_true", help="write runs/<exp_name>/<hash>/ and print its path")
-    command.add_argument("--runs-dir", help=f"where bundles go (default $PRIMUS_RUNS_DIR or ./{DEFAULT_RUNS_DIR})")
+    command.add_argument(
+        "--freeze", action="store_true", help="write runs/<exp_name>/<hash>/ and print its path"
+    )
+    command.add_argument(
+        "--runs-dir", help=f"where bundles go (default $PRIMUS_RUNS_DIR or ./{DEFAULT_RUNS_DIR})"
+    )
     command.add_argument("--image-id-file", help="image ID recorded by `primus-cli container build`")
     add_roots(command)
 
@@ -359,17 +411,32 @@ def build_parser() -> argparse.ArgumentParser:
     command.add_argument("a", metavar="BUNDLE_A")
     command.add_argument("b", metavar="BUNDLE_B")
 
-    command = add("train", cmd_train, "train from a frozen bundle (or freeze CONFIG first), resuming when interrupted")
+    command = add(
+        "train", cmd_train, "train from a frozen bundle (or freeze CONFIG first), resuming when interrupted"
+    )
     command.add_argument("config", nargs="?", metavar="CONFIG")
     command.add_argument("--bundle", help="a frozen run bundle folder")
     command.add_argument("--dry-run", action="store_true", help="print the launch command; write nothing")
-    command.add_argument("--runs-dir", help=f"where bundles go (default $PRIMUS_RUNS_DIR or ./{DEFAULT_RUNS_DIR})")
+    command.add_argument(
+        "--runs-dir", help=f"where bundles go (default $PRIMUS_RUNS_DIR or ./{DEFAULT_RUNS_DIR})"
+    )
     command.add_argument("--image-id-file", help="image ID recorded by `primus-cli container build`")
+    command.add_argument(
+        "--runtime",
+        choices=("host", "container"),
+        default="host",
+        help="train here, or inside the built image",
+    )
+    command.add_argument(
+        "--container-variant", choices=("rocm", "cpu"), default="rocm", help="image to train in"
+    )
     add_roots(command)
 
     command = add("verify", cmd_verify, "check a trained bundle and write verify/verdict.json and a report")
     command.add_argument("bundle", metavar="BUNDLE")
-    command.add_argument("--against", metavar="OTHER_BUNDLE", help="also compare loss curves with this bundle")
+    command.add_argument(
+        "--against", metavar="OTHER_BUNDLE", help="also compare loss curves with this bundle"
+    )
     command.add_argument(
         "--tolerance",
         type=float,
@@ -380,8 +447,14 @@ def build_parser() -> argparse.ArgumentParser:
     command.add_argument("action", choices=("build",))
     command.add_argument("--variant", choices=("rocm", "cpu"), default="rocm")
     command.add_argument("--dry-run", action="store_true", help="print the engine command; build nothing")
+    command.add_argument(
+        "--gpu-arch", help="ROCm GPU architecture: gfx942 (MI300X/MI325X) or gfx950 (MI355X)"
+    )
+    command.add_argument("--engine", help="docker, podman-api or buildah (default: the first that answers)")
 
-    command = add("direct", cmd_direct, "Primus launcher form: direct -- train pretrain --config FILE [overrides]")
+    command = add(
+        "direct", cmd_direct, "Primus launcher form: direct -- train pretrain --config FILE [overrides]"
+    )
     command.add_argument("rest", nargs=argparse.REMAINDER)
     return parser
 

@@ -313,7 +313,7 @@ def first_host_line(var: str = "MASTER_ADDR") -> str:
 
 
 def srun_train_lines(
-    bundle: Path | str, resources: SlurmResources, *, primus_cli: str = "primus-cli"
+    bundle: Path | str, resources: SlurmResources, *, primus_cli: str = "primus-cli", train_args: str = ""
 ) -> list[str]:
     """Shell lines, run inside the sbatch allocation, that start one ``primus-cli train`` per node.
 
@@ -338,15 +338,29 @@ def srun_train_lines(
         "--kill-on-bad-exit=1",
         f"--export=ALL,MASTER_ADDR=$MASTER_ADDR,MASTER_PORT={r.master_port},NNODES={r.nodes}{gpus}",
     ]
-    task = f"NODE_RANK=$SLURM_NODEID exec {primus_cli} train --bundle {shlex.quote(str(bundle))}"
+    task = f"NODE_RANK=$SLURM_NODEID exec {_train_command(bundle, primus_cli, train_args)}"
     return [first_host_line(), " ".join(srun) + " bash -c " + shlex.quote(task)]
 
 
-def train_shell(bundle: Path | str, resources: SlurmResources, *, primus_cli: str = "primus-cli") -> str:
+def _train_command(bundle: Path | str, primus_cli: str, train_args: str) -> str:
+    command = f"{primus_cli} train --bundle {shlex.quote(str(bundle))}"
+    return f"{command} {train_args}" if train_args else command
+
+
+def runtime_train_args(runtime: str, container_variant: str) -> str:
+    """Extra ``primus-cli train`` arguments for a runtime: the container runtime trains inside the image."""
+    if runtime == "container":
+        return f"--runtime container --container-variant {shlex.quote(container_variant)}"
+    return ""
+
+
+def train_shell(
+    bundle: Path | str, resources: SlurmResources, *, primus_cli: str = "primus-cli", train_args: str = ""
+) -> str:
     """The train rule's command: one node runs ``primus-cli train`` directly; several go through srun.
 
     Inside a SLURM job the job ID is first written to ``<bundle>/train/slurm_job_id`` so a run folder says
-    which job trained it.
+    which job trained it. ``train_args`` (see ``runtime_train_args``) are appended to each train command.
     """
     train_dir = shlex.quote(str(Path(bundle) / "train"))
     record = (
@@ -354,9 +368,9 @@ def train_shell(bundle: Path | str, resources: SlurmResources, *, primus_cli: st
         f'echo "$SLURM_JOB_ID" > {train_dir}/slurm_job_id; fi'
     )
     if resources.nodes <= 1:
-        lines = [f"{primus_cli} train --bundle {shlex.quote(str(bundle))}"]
+        lines = [_train_command(bundle, primus_cli, train_args)]
     else:
-        lines = srun_train_lines(bundle, resources, primus_cli=primus_cli)
+        lines = srun_train_lines(bundle, resources, primus_cli=primus_cli, train_args=train_args)
     return "; ".join([record, *lines])
 
 

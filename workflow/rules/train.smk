@@ -14,7 +14,10 @@ rule train_model:
         **PLAN.resources.snakemake_resources(),
     params:
         command=lambda wc, output: train_shell(
-            Path(output.done).parents[1], PLAN.resources, primus_cli=CLI
+            Path(output.done).parents[1],
+            PLAN.resources,
+            primus_cli=CLI,
+            train_args=runtime_train_args(PLAN.runtime, config["container_variant"]),
         ),
     shell:
         "( {params.command} ) 2>&1 | tee {log}"
