@@ -275,3 +275,18 @@ def test_check_host_false_shows_the_command_of_a_turbo_config_anyway(tmp_path):
         tmp_path / "b", env={}, job_config={"model": {"converters": ["primus_turbo"]}}, check_host=False
     )
     assert ENTRY_MODULE in argv
+
+
+def test_a_worker_still_holding_the_bundle_blocks_a_new_launch(tmp_path):
+    import fcntl
+
+    bundle = write_bundle(tmp_path / "b")
+    (bundle / "train").mkdir()
+    lock_path = bundle / "train" / ".worker.lock"
+    with lock_path.open("a") as straggler:  # what a worker left running by a killed launcher holds
+        fcntl.flock(straggler, fcntl.LOCK_SH)
+        with pytest.raises(LaunchError) as caught:
+            train(bundle)
+    assert caught.value.message == "a training worker from an earlier launch is still running on this bundle"
+    assert caught.value.file == str(lock_path)
+    assert not (bundle / "train" / "train.log").exists()

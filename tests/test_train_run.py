@@ -122,6 +122,15 @@ def _process_tree(pid: int) -> list[int]:
     return tree
 
 
+def _alive(pid: int) -> bool:
+    """Running (not gone, not a zombie waiting to be reaped)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
 def test_a_run_killed_after_a_checkpoint_resumes_to_the_uninterrupted_metrics(reference_run, tmp_path):
     bundle = write_bundle(tmp_path / "bundle")
     train_dir = bundle / "train"
@@ -130,6 +139,7 @@ def test_a_run_killed_after_a_checkpoint_resumes_to_the_uninterrupted_metrics(re
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    tree: list[int] = []
     try:
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline:
@@ -141,11 +151,21 @@ def test_a_run_killed_after_a_checkpoint_resumes_to_the_uninterrupted_metrics(re
             time.sleep(0.05)
         else:
             pytest.fail("no checkpoint within 300 s")
+        # kill -9 of the train process alone: torchrun gets SIGTERM (parent-death signal) and stops its
+        # worker, which runs in a session of its own.
+        tree = _process_tree(runner.pid)
+        os.kill(runner.pid, signal.SIGKILL)
+        runner.wait()
+        deadline = time.monotonic() + 120
+        while any(_alive(pid) for pid in tree[1:]) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(_alive(pid) for pid in tree[1:]), "torchrun or its worker outlived the train process"
     finally:
-        for pid in _process_tree(runner.pid):
+        for pid in _process_tree(runner.pid) if runner.poll() is None else tree:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         runner.wait()
+    assert len(tree) >= 3  # train -> torchrun -> worker
     assert not (train_dir / "DONE").exists()
     assert read_rows(train_dir / "metrics.jsonl")[-1]["step"] > checkpoint
 

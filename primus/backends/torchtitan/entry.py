@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 
+from primus.backends.torchtitan.runner import WORKER_LOCK
 from primus.errors import LaunchError, PrimusError
 
 
@@ -31,6 +32,29 @@ def _wants_converter(argv: list[str], name: str) -> bool:
     return name in converters
 
 
+_held_locks: list = []
+
+
+def _hold_worker_lock(argv: list[str]) -> None:
+    """Take a shared lock on ``<dump_folder>/.worker.lock`` until this process exits.
+
+    torchrun starts workers in their own sessions, so a worker can outlive a killed launcher; this lock
+    lets the next ``train`` see such a straggler instead of starting a second writer of the same
+    checkpoints and metrics.
+    """
+    import fcntl
+    from pathlib import Path
+
+    for index, arg in enumerate(argv[:-1]):
+        if arg in ("--job.dump_folder", "--job.dump-folder"):
+            folder = Path(argv[index + 1])
+            folder.mkdir(parents=True, exist_ok=True)
+            handle = (folder / WORKER_LOCK).open("a")
+            fcntl.flock(handle, fcntl.LOCK_SH)
+            _held_locks.append(handle)
+            return
+
+
 def main() -> int:
     """Run TorchTitan's training main flow on ``sys.argv``; returns the process exit code.
 
@@ -38,6 +62,7 @@ def main() -> int:
     arguments are the ones ``torchrun`` gave this process.
     """
     argv = sys.argv[1:]
+    _hold_worker_lock(argv)
     try:
         from primus.backends.torchtitan import cpu_runtime
 

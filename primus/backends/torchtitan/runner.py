@@ -13,6 +13,7 @@ import importlib.util
 import json
 import os
 import shlex
+import signal
 import subprocess
 import sys
 from collections import deque
@@ -35,6 +36,8 @@ LOG_FILE = "train.log"
 METRICS_FILE = "metrics.jsonl"
 DONE_FILE = "DONE"
 LOCK_FILE = ".train.lock"
+#: The lock every training worker holds (shared) while it runs; taken in ``entry``.
+WORKER_LOCK = ".worker.lock"
 #: How many log lines a failure report quotes.
 TAIL_LINES = 40
 
@@ -155,6 +158,34 @@ class _MetricsTail:
         return self.cached
 
 
+def _refuse_running_workers(train_dir: Path) -> None:
+    """LaunchError when a worker of an earlier launch still holds ``.worker.lock`` (see entry)."""
+    path = train_dir / WORKER_LOCK
+    if not path.exists():
+        return
+    with path.open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise LaunchError(
+                "a training worker from an earlier launch is still running on this bundle",
+                file=str(path),
+                hint=f"wait for it to exit or stop it (`fuser {path}` names it), then train again",
+            ) from None
+        fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _die_with_parent() -> None:
+    """In the torchrun child: get SIGTERM when the train process dies (torchrun then stops its workers)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG (Linux)
+    except (OSError, AttributeError):
+        pass  # not Linux: the worker lock still catches a straggler
+
+
 def _log_tail(path: Path, lines: int = TAIL_LINES) -> str:
     try:
         with path.open(encoding="utf-8", errors="replace") as handle:
@@ -205,6 +236,7 @@ def train(bundle: Path, *, dry_run: bool = False) -> int:
                 file=str(bundle),
                 hint="wait for it to finish (or stop it); a stopped run resumes from its checkpoint",
             ) from None
+        _refuse_running_workers(train_dir)
         return_code = _run_torchrun(argv, log_path, train_dir / METRICS_FILE, steps)
 
     if return_code != 0:
@@ -245,6 +277,7 @@ def _run_torchrun(argv: list[str], log_path: Path, metrics_path: Path, steps: in
             text=True,
             errors="replace",
             bufsize=1,
+            preexec_fn=_die_with_parent,
         )
         try:
             tail = _MetricsTail(metrics_path)
