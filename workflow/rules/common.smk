@@ -8,7 +8,12 @@ from pathlib import Path
 from snakemake.utils import validate
 
 from primus.errors import PrimusError
-from primus.workflow import plan_run, primus_cli_command, runtime_train_args, train_shell
+from primus.workflow import (
+    plan_run,
+    primus_cli_command,
+    runtime_train_args,
+    train_shell,
+)
 
 validate(config, schema="../schemas/config.schema.yaml")
 
