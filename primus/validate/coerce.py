@@ -50,7 +50,7 @@ def describe(value: Any) -> str:
 
 
 def type_text(spec: dict[str, Any]) -> str:
-    """The spec as a user reads it (mirror of ``snapshot.type_text``; kept here so no torch import)."""
+    """The spec as a user reads it: ``int | None``, ``list[str]``, ``'linear' | 'cosine'``."""
     kind = spec["kind"]
     if kind == "none":
         return "None"

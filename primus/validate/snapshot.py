@@ -21,6 +21,8 @@ import typing
 from pathlib import Path
 from typing import Any
 
+from primus.validate.coerce import type_text
+
 SNAPSHOT_DIR = Path(__file__).resolve().parent
 SCHEMA_PATH = SNAPSHOT_DIR / "schema.json"
 REGISTRY_PATH = SNAPSHOT_DIR / "registry.json"
@@ -60,20 +62,6 @@ def type_spec(tp: Any) -> dict[str, Any]:
     if origin is dict or tp is dict:
         return {"kind": "dict"}
     raise TypeError(f"no JSON type spec for annotation {tp!r}")
-
-
-def type_text(spec: dict[str, Any]) -> str:
-    """The annotation as a user reads it: ``int | None``, ``list[str]``, ``'linear' | 'cosine'``."""
-    kind = spec["kind"]
-    if kind == "none":
-        return "None"
-    if kind == "literal":
-        return " | ".join(repr(choice) for choice in spec["choices"])
-    if kind == "union":
-        return " | ".join(type_text(member) for member in spec["of"])
-    if kind == "list":
-        return f"list[{type_text(spec['of'])}]"
-    return kind
 
 
 # ----------------------------------------------------------------------------------------------------------
