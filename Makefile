@@ -1,14 +1,16 @@
 # Stage targets. Each one only calls primus-cli or snakemake; the logic lives in the primus package.
 # `make train` and `make test` do all set-up on a fresh machine (Python 3.11 + pip).
-#   make train EXP=qwen3_8B          any experiment name or path (see README: experiment lookup)
+#   make train EXP=qwen3_8B                      an experiment name (looked up under examples/) or a path
+#   make train EXP=qwen3_debugmodel PLATFORM=CPU  names are looked up in one platform folder (default MI300X)
 
 PYTHON  ?= python3
 VENV    ?= .venv
 BIN     := $(VENV)/bin
 EXP     ?= default
+PLATFORM ?=
 CORES   ?= 2
 SMK      = $(BIN)/snakemake --cores $(CORES)
-SMKCFG   = $(if $(filter default,$(EXP)),,--config exp=$(EXP))
+SMKCFG   = $(if $(filter default,$(EXP)),,--config exp=$(EXP) $(if $(PLATFORM),platform=$(PLATFORM)))
 STAMP   := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
 
 .PHONY: setup validate resolve container train verify report test bench lint format clean

@@ -18,6 +18,8 @@ import sys
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
+#: Results measured on a GPU host by bench/gpu_smoke.sh; make bench has no GPU, so it copies them verbatim.
+RECORDED = sorted(BENCH.glob("results-gpu-*.md"))
 SUITES = {
     "validate": ("Validation speed (issue: 25+ files in one call under 1 s)", ["bench_validate.py"]),
     "freeze": (
@@ -59,6 +61,8 @@ def main() -> int:
         parts += ["", f"## {title}", "", f"`bench/{argv[0]}`", "", table or "(no table: the script failed)"]
         if status:
             failed.append(name)
+    for recorded in RECORDED:
+        parts += ["", recorded.read_text(encoding="utf-8").strip()]
     (BENCH / "RESULTS.md").write_text("\n".join(parts) + "\n", encoding="utf-8")
     print(f"wrote {BENCH / 'RESULTS.md'}" + (f"; targets missed in: {', '.join(failed)}" if failed else ""))
     return 1 if failed else 0
