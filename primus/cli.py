@@ -230,13 +230,26 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _train_in_container(bundle: Path, args: argparse.Namespace) -> int:
-    """Run ``primus-cli train --bundle`` inside the image recorded by ``container build``."""
-    from primus import containers
+    """Run ``primus-cli train --bundle`` inside the image the bundle was frozen against.
 
+    The image ID is part of the bundle's hash (lock.json ``runtime.image_id``), so that image and no other
+    trains it; a bundle frozen without one says how to freeze for the container runtime.
+    """
+    from primus import containers
+    from primus.bundle import load_bundle
+
+    image_id = (load_bundle(bundle).lock.get("runtime") or {}).get("image_id")
+    if not image_id:
+        raise PrimusError(
+            f"{bundle} was frozen for the host runtime: its lock.json records no container image",
+            hint="freeze it for the container: primus-cli resolve --freeze CONFIG --image-id-file "
+            f"build/container/{args.container_variant}.image-id (snakemake does this with runtime=container)",
+        )
+    options = {"variant": args.container_variant, "image_id": image_id}
     if args.dry_run:
-        print(" ".join(containers.run_command(bundle, variant=args.container_variant)))
+        print(" ".join(containers.run_command(bundle, **options)))
         return 0
-    status = containers.run(bundle, variant=args.container_variant)
+    status = containers.run(bundle, **options)
     if status != 0:
         from primus.errors import LaunchError
 
