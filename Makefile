@@ -10,7 +10,11 @@ EXP     ?= default
 PLATFORM ?=
 CORES   ?= 2
 SMK      = $(BIN)/snakemake --cores $(CORES)
-SMKCFG   = $(if $(filter default,$(EXP)),,--config exp=$(EXP) $(if $(PLATFORM),platform=$(PLATFORM)))
+CONTAINER_VARIANT ?=
+# Snakemake's --config takes every key=value after one flag: build that one flag from what is set.
+SMKVARS  = $(if $(filter default,$(EXP)),,exp=$(EXP)) $(if $(PLATFORM),platform=$(PLATFORM)) \
+           $(if $(CONTAINER_VARIANT),container_variant=$(CONTAINER_VARIANT))
+SMKCFG   = $(if $(strip $(SMKVARS)),--config $(strip $(SMKVARS)))
 STAMP   := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
 
 .PHONY: setup validate resolve container train verify report test bench lint format clean
