@@ -12,12 +12,13 @@ reruns only the steps from the project wheel on; a new commit only the revision 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -275,6 +276,28 @@ def _run_spec(
     )
 
 
+@contextlib.contextmanager
+def _engine_and_spec(
+    bundle: Path,
+    variant: str,
+    image_id: str | None,
+    project_root: Path | None,
+    engine: str | None,
+    gpu: bool | None,
+    mounts: Sequence[Mount],
+    network: str,
+    shm_size: str | None,
+) -> Iterator[tuple[Engine, RunSpec]]:
+    """The engine and run spec shared by run() and run_command(); the engine is closed afterwards."""
+    root = project_root or find_project_root()
+    image = image_id or _read_image_id(variant, root)
+    eng = select_engine(engine, root / ".cache" / "containers")
+    try:
+        yield eng, _run_spec(bundle, image=image, gpu=gpu, mounts=mounts, network=network, shm_size=shm_size)
+    finally:
+        eng.close()
+
+
 def run_command(
     bundle: Path,
     *,
@@ -288,14 +311,11 @@ def run_command(
     shm_size: str | None = None,
 ) -> list[str]:
     """The exact engine command line run() would execute (--dry-run); nothing is started."""
-    root = project_root or find_project_root()
-    image = image_id or _read_image_id(variant, root)
-    eng = select_engine(engine, root / ".cache" / "containers")
-    try:
-        spec = _run_spec(bundle, image=image, gpu=gpu, mounts=mounts, network=network, shm_size=shm_size)
+    context = _engine_and_spec(
+        bundle, variant, image_id, project_root, engine, gpu, mounts, network, shm_size
+    )
+    with context as (eng, spec):
         return eng.run_command(spec)
-    finally:
-        eng.close()
 
 
 def run(
@@ -318,14 +338,11 @@ def run(
     ``mounts``: extra bind mounts (datasets, tokenizer assets). ``network``: ``host`` for multi-node RCCL.
     ``shm_size``: default 64g on GPU hosts, 2g on CPU.
     """
-    root = project_root or find_project_root()
-    image = image_id or _read_image_id(variant, root)
-    eng = select_engine(engine, root / ".cache" / "containers")
-    try:
-        spec = _run_spec(bundle, image=image, gpu=gpu, mounts=mounts, network=network, shm_size=shm_size)
+    context = _engine_and_spec(
+        bundle, variant, image_id, project_root, engine, gpu, mounts, network, shm_size
+    )
+    with context as (eng, spec):
         return eng.run(spec)
-    finally:
-        eng.close()
 
 
 def exec_in_image(
