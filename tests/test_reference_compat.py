@@ -30,6 +30,7 @@ from typing import Any
 
 import pytest
 import yaml
+from support import flatten
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "primus-v26.5"
 CONFIGS_ROOT = REFERENCE / "primus" / "configs"
@@ -72,17 +73,6 @@ UNREGISTERED_PRESETS = {"llama3.2_1B.yaml": ("llama3", "1B")}
 
 def _reference_examples() -> list[Path]:
     return sorted(EXAMPLES.glob("*.yaml")) if EXAMPLES.is_dir() else []
-
-
-def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Dotted key -> leaf value; lists and empty mappings are leaves."""
-    flat: dict[str, Any] = {}
-    for key, value in tree.items():
-        if isinstance(value, dict) and value:
-            flat.update(flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
 
 
 def load(name: str):

@@ -6,88 +6,30 @@ Section 5: ``primus-cli direct -- train pretrain --config ...`` shows framework 
 qwen3_8B.yaml, and the file's ``job.description`` and ``model.hf_assets_path``.
 
 The YAML is taken from the guide itself when the guide is present (../shared/seeds/ beside the repository),
-else from the copies below, so the test follows whatever the guide says today.
+else from the copies in tests/support.py, so the test follows whatever the guide says today.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
+from support import GUIDE_EXPERIMENT, GUIDE_MODEL_PRESET, SEED_GUIDE, guide_section_yaml
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE_CONFIGS = REPO / "primus" / "configs"
-SEED_GUIDE = REPO.parent / "shared" / "seeds" / "adding-a-torchtitan-model-config.md"
-
-#: Section 3's template.
-GUIDE_MODEL_PRESET = """\
-job:
-  dump_folder: "./outputs"
-  description: "Qwen3 8B training (TorchTitan)"
-
-model:
-  name: "qwen3"
-  flavor: "8B"
-  hf_assets_path: "Qwen/Qwen3-8B"
-  converters:
-    - primus_turbo
-"""
-
-#: Section 4's experiment.
-GUIDE_EXPERIMENT = """\
-work_group: ${PRIMUS_TEAM:amd}
-user_name: ${PRIMUS_USER:root}
-exp_name: ${PRIMUS_EXP_NAME:qwen3_8B-pretrain}
-workspace: ./output
-
-modules:
-  pre_trainer:
-    framework: torchtitan
-    config: pre_trainer.yaml
-
-    # model to run
-    model: qwen3_8B.yaml
-    overrides:
-      sink_level: null
-      file_sink_level: DEBUG
-      stderr_sink_level: INFO
-
-      metrics:
-        log_freq: 1
-        enable_wandb: false
-
-      lr_scheduler:
-        warmup_steps: 10
-
-      training:
-        local_batch_size: 4
-        seq_len: 4096
-        mock_data: true
-        steps: 50
-"""
-
 NO_ENV: dict[str, str] = {}
-
-
-def _guide_section_yaml(number: int) -> str:
-    """The first ```yaml block of the guide's section ``number`` (e.g. "## 3. ...")."""
-    text = SEED_GUIDE.read_text(encoding="utf-8")
-    sections = re.split(r"^## (\d+)\.", text, flags=re.M)
-    body = sections[sections.index(str(number)) + 1]
-    return textwrap.dedent(re.search(r"```yaml\n(.*?)```", body, flags=re.S).group(1))
 
 
 @pytest.fixture
 def guide_files() -> tuple[str, str]:
     """(section 3 model preset, section 4 experiment) as the guide gives them."""
     if SEED_GUIDE.is_file():
-        return _guide_section_yaml(3), _guide_section_yaml(4)
+        return guide_section_yaml(3), guide_section_yaml(4)
     return GUIDE_MODEL_PRESET, GUIDE_EXPERIMENT
 
 

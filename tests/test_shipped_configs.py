@@ -10,20 +10,19 @@ from __future__ import annotations
 import dataclasses
 import re
 import subprocess
-import textwrap
 import typing
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from support import GUIDE_MODEL_PRESET, SEED_GUIDE, flatten, guide_yaml_blocks
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "primus" / "configs"
 MODEL_PRESETS = CONFIGS / "models" / "torchtitan"
 EXAMPLES = REPO / "examples"
 CPU_DEFAULT = EXAMPLES / "torchtitan" / "configs" / "CPU" / "llama3_debugmodel-pretrain.yaml"
-SEED_GUIDE = REPO.parent / "shared" / "seeds" / "adding-a-torchtitan-model-config.md"
 
 #: An empty environment for loading (every ${VAR:default} takes its default) and for validation (no
 #: WORLD_SIZE/NNODES, so the GPU examples are not checked against the machine running the tests).
@@ -201,34 +200,15 @@ def test_fp8_presets_add_the_float8_converter_to_their_bf16_twin():
 
 # ------------------------------------------------------------------------------------------ seed guide
 
-#: The seed guide's section 3 template and section 4 experiment, byte for byte.
-SEED_MODEL_PRESET = """\
-job:
-  dump_folder: "./outputs"
-  description: "Qwen3 8B training (TorchTitan)"
-
-model:
-  name: "qwen3"
-  flavor: "8B"
-  hf_assets_path: "Qwen/Qwen3-8B"
-  converters:
-    - primus_turbo
-"""
-
-
-def _guide_yaml_blocks() -> list[str]:
-    text = SEED_GUIDE.read_text(encoding="utf-8")
-    return [textwrap.dedent(block) for block in re.findall(r"```yaml\n(.*?)```", text, flags=re.S)]
-
 
 def test_shipped_qwen3_8B_preset_is_the_seed_guides_template_verbatim():
-    assert (MODEL_PRESETS / "qwen3_8B.yaml").read_text(encoding="utf-8") == SEED_MODEL_PRESET
+    assert (MODEL_PRESETS / "qwen3_8B.yaml").read_text(encoding="utf-8") == GUIDE_MODEL_PRESET
 
 
 @pytest.mark.skipif(not SEED_GUIDE.is_file(), reason=f"seed guide not found at {SEED_GUIDE}")
 def test_seed_guide_still_shows_the_shipped_qwen3_8B_files():
-    blocks = _guide_yaml_blocks()
-    assert SEED_MODEL_PRESET in blocks
+    blocks = guide_yaml_blocks()
+    assert GUIDE_MODEL_PRESET in blocks
     experiment = (EXAMPLES / "torchtitan" / "configs" / "MI300X" / "qwen3_8B-BF16-pretrain.yaml").read_text()
     assert experiment in blocks
 
@@ -411,14 +391,3 @@ def test_every_shipped_example_is_read_by_torchtitans_config_manager_value_for_v
     differing = {key: value for key, value in written.items() if _attribute(job_config, key) != value}
     assert differing == {}
     assert job_config.model.flavor == config["model"]["flavor"]
-
-
-def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Dotted key -> leaf value; lists and empty mappings are leaves."""
-    flat: dict[str, Any] = {}
-    for key, value in tree.items():
-        if isinstance(value, dict) and value:
-            flat.update(flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
