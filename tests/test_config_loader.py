@@ -201,8 +201,9 @@ BAD_EXPERIMENTS = [
         {"exp.yaml": replace("model: tiny.yaml", "model: TINY.yaml")},
         (),
         UnknownPresetError,
-        "exp.yaml:9: modules.pre_trainer.model: no model preset 'TINY.yaml' in configs/models/torchtitan/\n"
-        "  hint: did you mean: tiny.yaml?",
+        "exp.yaml:9: modules.pre_trainer.model: no model preset 'TINY.yaml' in configs/models/torchtitan/: "
+        "names are case-sensitive and the file there is 'tiny.yaml'\n"
+        "  hint: write 'tiny.yaml'",
     ),
     (
         "unknown-presets-reported-together",

@@ -131,7 +131,22 @@ def resolve_preset(
                 ) from None
             return path
     available = list_presets(folder)
-    matches = suggest(with_yaml_suffix(name), available)
+    wanted = with_yaml_suffix(name)
+    other_case = [candidate for candidate in available if candidate.lower() == wanted.lower()]
+    if other_case:
+        # Lookup stays exact (Primus's is, and a case-insensitive file system would hide the mistake).
+        raise UnknownPresetError(
+            f"no {what} '{name}' in {searched}: names are case-sensitive and the file there is "
+            f"'{other_case[0]}'",
+            file=file,
+            line=line,
+            key=key,
+            value=name,
+            searched=searched,
+            suggestions=other_case,
+            hint=f"write '{other_case[0]}'",
+        )
+    matches = suggest(wanted, available)
     if matches:
         hint = "did you mean: " + ", ".join(matches) + "?"
     elif available:
