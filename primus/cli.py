@@ -16,7 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from primus import __version__
-from primus.errors import EXIT_CONFIG, ConfigErrors, ConfigKeyError, PrimusError
+from primus.errors import (
+    EXIT_CONFIG,
+    ConfigKeyError,
+    PrimusError,
+    cli_boundary,
+    did_you_mean,
+    suggest,
+)
 
 #: Where bundles go unless --runs-dir or $PRIMUS_RUNS_DIR says otherwise (relative to the current directory).
 DEFAULT_RUNS_DIR = "runs"
@@ -138,10 +145,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
             return 0
         keys = known_keys()
         if key not in keys:
-            import difflib
-
-            close = difflib.get_close_matches(key, sorted(keys), n=3)
-            hint = f"did you mean: {', '.join(close)}?" if close else "see `primus-cli resolve CONFIG`"
+            hint = did_you_mean(suggest(key, sorted(keys))) or "see `primus-cli resolve CONFIG`"
             raise ConfigKeyError(f"unknown key '{key}'", key=key, hint=hint)
         print(f"{key} = {_scalar(schema_default(key))}")
         print("  no layer sets it: this is TorchTitan's default (or the Primus extension's)")
@@ -476,6 +480,7 @@ def build_parser() -> argparse.ArgumentParser:
 _TAKES_OVERRIDES = {"validate", "resolve", "explain", "train"}
 
 
+@cli_boundary
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
@@ -485,18 +490,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.overrides = _split_overrides(extra)
     else:
         args.overrides = []
-    try:
-        return args.func(args)
-    except ConfigErrors as errors:
-        print(errors.format(), file=sys.stderr)
-        print(f"{len(errors.errors)} problem(s); nothing was written", file=sys.stderr)
-        return errors.exit_code
-    except PrimusError as error:
-        print(f"error: {error.format()}", file=sys.stderr)
-        return error.exit_code
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    return args.func(args)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,10 @@ shows a traceback for these. Each class also subclasses the matching builtin so 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import difflib
+import functools
+import sys
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 #: Exit status for configuration and validation problems (nothing was written or launched).
@@ -90,8 +93,215 @@ class ConfigErrors(ConfigError):
         return "\n".join(error.format() for error in self.errors)
 
 
+# ------------------------------------------------------------------------------------ config files (load)
+class ConfigFileNotFoundError(ConfigError, FileNotFoundError):
+    """A file named by the user (experiment, ``extends:`` entry, platform) does not exist."""
+
+
+class YamlSyntaxError(ConfigError):
+    """The YAML parser rejected the text; ``column`` is 1-based (0 when unknown)."""
+
+    def __init__(self, message: str, *, file: str, line: int, column: int = 0, hint: str | None = None):
+        super().__init__(message, file=file, line=line, hint=hint)
+        self.column = column
+
+    @property
+    def location(self) -> str:
+        base = super().location
+        return f"{base}:{self.column}" if base and self.line and self.column else base
+
+
+class FileTooLargeError(ConfigValueError):
+    """The file is larger than the loader accepts (``size`` and ``limit`` in bytes)."""
+
+    def __init__(self, message: str, *, file: str, size: int, limit: int, hint: str | None = None):
+        super().__init__(message, file=file, hint=hint)
+        self.size = size
+        self.limit = limit
+
+
+class FileEncodingError(ConfigValueError):
+    """NUL bytes or invalid UTF-8; ``offset`` is the 0-based byte offset of the first bad byte."""
+
+    def __init__(self, message: str, *, file: str, line: int, offset: int, hint: str | None = None):
+        super().__init__(message, file=file, line=line, hint=hint)
+        self.offset = offset
+
+
+class EmptyFileError(ConfigValueError):
+    """The file holds no YAML document (empty, or only comments)."""
+
+
+class NotAMappingError(ConfigTypeError):
+    """A mapping was expected (the top level of a file, ``overrides:``, a module) but something else found."""
+
+
+class DuplicateKeyError(ConfigKeyError):
+    """The same key appears twice in one mapping; ``first_line`` is the earlier occurrence."""
+
+    def __init__(
+        self, message: str, *, file: str, line: int, key: str, first_line: int, hint: str | None = None
+    ):
+        super().__init__(message, file=file, line=line, key=key, hint=hint)
+        self.first_line = first_line
+
+
+class UnsafeTagError(ConfigValueError):
+    """A YAML tag outside the core schema (``!!python/object``, ``!custom``); ``tag`` is the full tag."""
+
+    def __init__(self, message: str, *, file: str, line: int, tag: str, hint: str | None = None):
+        super().__init__(message, file=file, line=line, hint=hint)
+        self.tag = tag
+
+
+class AliasBombError(ConfigValueError):
+    """Aliases would expand the document far beyond its written size (a "billion laughs" document)."""
+
+
+class NestingTooDeepError(ConfigValueError):
+    """Mappings/lists nested deeper than the loader accepts."""
+
+
+class MissingEnvVarError(ConfigKeyError):
+    """``${VAR}`` without a default while ``VAR`` is not set; ``variable`` is its name."""
+
+    def __init__(
+        self, message: str, *, file: str, line: int, variable: str, key: str | None = None, hint: str
+    ):
+        super().__init__(message, file=file, line=line, key=key, hint=hint)
+        self.variable = variable
+
+
+class BadPlaceholderError(ConfigValueError):
+    """``${...}`` whose variable name is not a valid environment variable name."""
+
+
+class ExtendsCycleError(ConfigError):
+    """``extends:`` leads back to a file already being loaded; ``cycle`` lists the display paths, closed."""
+
+    def __init__(self, message: str, *, file: str, line: int, cycle: list[str], hint: str | None = None):
+        super().__init__(message, file=file, line=line, key="extends", hint=hint)
+        self.cycle = cycle
+
+
+class UnknownKeyError(ConfigKeyError):
+    """A key that is not valid where it is written (loader and validator alike).
+
+    ``suggestion`` is the closest valid key (or None), ``valid`` the keys allowed there (empty when too many
+    to list). The message has one shape everywhere: see :func:`unknown_key_message`.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        suggestion: str | None = None,
+        valid: Sequence[str] = (),
+        **location: Any,
+    ):
+        super().__init__(message, **location)
+        self.suggestion = suggestion
+        self.valid = list(valid)
+
+
+class MissingKeyError(ConfigKeyError):
+    """A required key is absent."""
+
+
+class UnknownPresetError(ConfigKeyError):
+    """``config:``/``model:``/``platform:`` names a preset that is not in its folder.
+
+    ``searched`` is the display path of the folder, ``suggestions`` the close matches (possibly empty).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str,
+        line: int,
+        key: str,
+        value: Any,
+        searched: str,
+        suggestions: list[str],
+        hint: str | None = None,
+    ):
+        super().__init__(message, file=file, line=line, key=key, value=value, hint=hint)
+        self.searched = searched
+        self.suggestions = suggestions
+
+
+class PresetPathError(ConfigValueError):
+    """A preset name that would leave its folder (``../x.yaml``, an absolute path)."""
+
+
+class OverrideSyntaxError(ConfigValueError):
+    """A command-line override that is not ``key=value``, ``--key=value``, ``--key value`` or ``--flag``."""
+
+
+class OverrideConflictError(ConfigKeyError):
+    """Two override entries set the same leaf, or one sets a leaf where another sets a mapping."""
+
+
+class ExperimentNotFoundError(ConfigKeyError):
+    """``exp`` names no experiment, or more than one; ``candidates`` holds the names it could mean."""
+
+    def __init__(self, message: str, *, candidates: Sequence[str] = (), hint: str | None = None) -> None:
+        super().__init__(message, key="exp", hint=hint)
+        self.candidates = list(candidates)
+
+
+class PreflightError(ConfigValueError):
+    """The config is valid but cannot run on this machine as it stands."""
+
+
+class MismatchError(Exception):
+    """Internal to validation: a value does not fit its type spec (turned into a ConfigError with location).
+
+    ``reason`` is the user-facing explanation, ``hint`` how to fix it; ``wrong_value`` is True when the type
+    is right but the value is not allowed (a Literal choice, a non-finite float).
+    """
+
+    def __init__(self, reason: str, hint: str | None = None, *, wrong_value: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.hint = hint
+        self.wrong_value = wrong_value
+
+
+# ---------------------------------------------------------------------------------------------- bundles
 class BundleError(PrimusError):
     """A run bundle is missing, incomplete or has been tampered with."""
+
+
+class BundleIntegrityError(BundleError):
+    """A bundle failed verification; ``problems`` lists every tampered, missing or extra file.
+
+    A runtime failure (exit 1), not a configuration problem: the bundle on disk no longer matches itself.
+    Each problem is a ``primus.bundle.check.BundleProblem`` (``file: problem`` as text).
+    """
+
+    exit_code = EXIT_RUNTIME
+
+    def __init__(self, bundle: Any, problems: Sequence[Any]) -> None:
+        self.bundle = bundle
+        self.problems = list(problems)
+        count = len(self.problems)
+        lines = "\n".join(f"  {problem}" for problem in self.problems)
+        super().__init__(
+            f"bundle failed verification ({count} problem{'s' if count != 1 else ''}):\n{lines}",
+            file=str(bundle),
+            hint="a frozen bundle must never be edited: delete it and freeze the experiment again",
+        )
+
+
+class BundleWriteError(BundleError):
+    """The bundle could not be written (permissions, full disk): a runtime failure, nothing left behind."""
+
+    exit_code = EXIT_RUNTIME
+
+
+# ---------------------------------------------------------------------------------------------- runtime
 
 
 class LaunchError(PrimusError):
@@ -100,7 +310,7 @@ class LaunchError(PrimusError):
     exit_code = EXIT_RUNTIME
 
 
-class VerificationFailed(PrimusError):
+class VerificationFailedError(PrimusError):
     """A verification check failed; the verdict names it."""
 
     exit_code = EXIT_RUNTIME
@@ -110,3 +320,80 @@ class ContainerError(PrimusError):
     """No container engine, or an image build or run failed."""
 
     exit_code = EXIT_RUNTIME
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+def suggest(name: str, candidates: Iterable[str], *, count: int = 3, cutoff: float = 0.6) -> list[str]:
+    """The candidates ``name`` most likely meant, likeliest first (at most ``count``; may be empty).
+
+    A near-certain match comes alone: the same text in another case (``8b`` -> ``8B``), else the one dotted
+    candidate whose last part is ``name`` (``float8`` -> ``quantize.linear.float8``). Otherwise the near
+    spellings (difflib ratio >= ``cutoff``, compared case-insensitively). The one did-you-mean rule of the
+    project: every "did you mean" uses it.
+    """
+    choices = list(dict.fromkeys(candidates))
+    lowered: dict[str, str] = {}
+    for choice in choices:
+        lowered.setdefault(choice.lower(), choice)
+    if name.lower() in lowered:
+        return [lowered[name.lower()]]
+    by_suffix = [choice for choice in choices if choice.endswith("." + name)]
+    if len(by_suffix) == 1:
+        return by_suffix
+    close = difflib.get_close_matches(name.lower(), list(lowered), n=count, cutoff=cutoff)
+    return [lowered[match] for match in close]
+
+
+def did_you_mean(matches: Sequence[str]) -> str:
+    """The hint text for close matches: ``did you mean: a, b?``; empty when there are none."""
+    return f"did you mean: {', '.join(matches)}?" if matches else ""
+
+
+def unknown_key_message(name: str, where: str, suggestion: str | None) -> str:
+    """The one wording of an unknown key, whichever stage finds it (OmegaConf's shape).
+
+    ``where`` is the dotted parent in quotes (``'training'``) or a description (``the experiment``):
+    ``Key 'stpes' not in 'training'. Did you mean: 'steps'?``
+    """
+    message = f"Key '{name}' not in {where}."
+    return f"{message} Did you mean: '{suggestion}'?" if suggestion else message
+
+
+def report_error(error: PrimusError, stream: Any = None) -> int:
+    """Print ``error`` the way every entry point does and return its exit code.
+
+    Several problems (``ConfigErrors``) print one per line and then their count; one problem prints as
+    ``error: file:line: key: message`` with its hint below.
+    """
+    stream = sys.stderr if stream is None else stream
+    if isinstance(error, ConfigErrors):
+        print(error.format(), file=stream)
+        print(f"{len(error.errors)} problem(s); nothing was written", file=stream)
+    else:
+        print(f"error: {error.format()}", file=stream)
+    stream.flush()
+    return error.exit_code
+
+
+#: Exit status after Ctrl-C (128 + SIGINT), as shells report it.
+EXIT_INTERRUPTED = 130
+
+
+def cli_boundary(main: Callable[..., int]) -> Callable[..., int]:
+    """The error boundary of every command-line entry point (``primus-cli``, ``python -m primus.*``).
+
+    A ``PrimusError`` becomes its message on stderr and its exit code (never a traceback); Ctrl-C becomes
+    "interrupted" and 130. Anything else is a bug and keeps its traceback.
+    """
+
+    @functools.wraps(main)
+    def bounded(*args: Any, **kwargs: Any) -> int:
+        try:
+            return main(*args, **kwargs)
+        except PrimusError as error:
+            return report_error(error)
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            return EXIT_INTERRUPTED
+
+    return bounded

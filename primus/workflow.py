@@ -20,7 +20,6 @@ Experiment lookup (``--config exp=...``), in order:
 
 from __future__ import annotations
 
-import difflib
 import shlex
 import sys
 from collections.abc import Mapping, Sequence
@@ -28,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from primus.errors import ConfigKeyError, ConfigValueError
+from primus.errors import ConfigValueError, ExperimentNotFoundError, cli_boundary, did_you_mean, suggest
 
 #: Workflow config defaults (the schema in workflow/schemas/config.schema.yaml repeats them for users).
 DEFAULT_PLATFORM = "MI300X"
@@ -39,14 +38,6 @@ WORKFLOW_DIR = ".workflow"
 RUNTIMES = ("host", "container")
 
 _YAML_SUFFIXES = (".yaml", ".yml")
-
-
-class ExperimentNotFound(ConfigKeyError):
-    """``exp`` names no experiment, or more than one; ``candidates`` holds the names it could mean."""
-
-    def __init__(self, message: str, *, candidates: Sequence[str] = (), hint: str | None = None) -> None:
-        super().__init__(message, key="exp", hint=hint)
-        self.candidates = list(candidates)
 
 
 # ---------------------------------------------------------------------------------------------- lookup
@@ -84,11 +75,11 @@ def find_experiment(exp: str, *, platform: str = DEFAULT_PLATFORM, root: Path = 
 
     ``root`` holds ``examples/``; a path is taken relative to the working directory, else to ``root``.
     Returns the path of the file (relative to the working directory when under it). Raises
-    ExperimentNotFound (exit code 2) for a missing file, an unknown name or an ambiguous one.
+    ExperimentNotFoundError (exit code 2) for a missing file, an unknown name or an ambiguous one.
     """
     exp = str(exp).strip()
     if not exp:
-        raise ExperimentNotFound(
+        raise ExperimentNotFoundError(
             "empty experiment name", hint="snakemake train --config exp=NAME (or a path to a YAML file)"
         )
     if is_path_like(exp):
@@ -97,7 +88,7 @@ def find_experiment(exp: str, *, platform: str = DEFAULT_PLATFORM, root: Path = 
             # Run with --directory elsewhere: the shipped default is relative to the workflow folder.
             return _display_path(root / path)
         if not path.is_file():
-            raise ExperimentNotFound(
+            raise ExperimentNotFoundError(
                 f"experiment file {exp} does not exist",
                 hint="give a path to an existing YAML file, or an experiment name such as exp=qwen3_8B",
             )
@@ -106,7 +97,7 @@ def find_experiment(exp: str, *, platform: str = DEFAULT_PLATFORM, root: Path = 
     names = examples_for_platform(platform, root=root)
     if not names:
         known = platforms(root=root)
-        raise ExperimentNotFound(
+        raise ExperimentNotFoundError(
             f"no experiments for platform '{platform}' under examples/*/configs/{platform}/",
             candidates=known,
             hint=f"set --config platform=NAME; platforms with experiments: {', '.join(known) or '(none)'}",
@@ -120,7 +111,7 @@ def find_experiment(exp: str, *, platform: str = DEFAULT_PLATFORM, root: Path = 
         if len(matches) == 1:
             return _display_path(root / names[matches[0]])
         if matches:
-            raise ExperimentNotFound(
+            raise ExperimentNotFoundError(
                 f"experiment name '{exp}' is ambiguous on platform {platform}: it matches {len(matches)} "
                 f"experiments: {', '.join(matches)}",
                 candidates=matches,
@@ -129,14 +120,15 @@ def find_experiment(exp: str, *, platform: str = DEFAULT_PLATFORM, root: Path = 
     # Compare with the part before the first dash too: 'qwen3_9B' is close to 'qwen3_8B', not to the whole
     # 'qwen3_8B-BF16-pretrain'.
     heads = {stem.split("-", 1)[0] for stem in names}
-    close_heads = set(difflib.get_close_matches(exp.split("-", 1)[0], sorted(heads), n=3, cutoff=0.75))
+    close_heads = set(suggest(exp.split("-", 1)[0], sorted(heads), cutoff=0.75))
     close = [stem for stem in names if stem.split("-", 1)[0] in close_heads]
-    close += [s for s in difflib.get_close_matches(exp, list(names), n=3, cutoff=0.75) if s not in close]
-    did_you_mean = f"did you mean: {', '.join(close)}? " if close else ""
-    raise ExperimentNotFound(
+    close += [s for s in suggest(exp, list(names), cutoff=0.75) if s not in close]
+    raise ExperimentNotFoundError(
         f"no experiment named '{exp}' for platform {platform}",
         candidates=close or list(names),
-        hint=f"{did_you_mean}available on {platform}: {', '.join(names)}",
+        hint=" ".join(
+            part for part in (did_you_mean(close), f"available on {platform}: {', '.join(names)}") if part
+        ),
     )
 
 
@@ -433,11 +425,10 @@ def launch_lines(
     return lines
 
 
+@cli_boundary
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m primus.workflow launch-lines BUNDLE [--nodes N ...]``: print what a SLURM run executes."""
     import argparse
-
-    from primus.errors import PrimusError
 
     parser = argparse.ArgumentParser(
         prog="python -m primus.workflow",
@@ -456,13 +447,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     resources = SlurmResources(
         **{name: getattr(args, name) for name in SlurmResources.__dataclass_fields__ if hasattr(args, name)}
     )
-    try:
-        hosts = args.hosts.split(",") if args.hosts else None
-        for line in launch_lines(args.bundle, resources, hosts=hosts, primus_cli=primus_cli_command()):
-            print(line)
-    except PrimusError as error:
-        print(f"error: {error.format()}", file=sys.stderr)
-        return error.exit_code
+    hosts = args.hosts.split(",") if args.hosts else None
+    for line in launch_lines(args.bundle, resources, hosts=hosts, primus_cli=primus_cli_command()):
+        print(line)
     return 0
 
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from primus.bundle import BundleIntegrityError, BundleProblem, check_bundle, freeze, load_bundle
+from primus.bundle import BundleProblem, check_bundle, freeze, load_bundle
 from primus.bundle.canonical import sha256_file
 from primus.config import load_experiment
-from primus.errors import BundleError
+from primus.errors import BundleError, BundleIntegrityError
 from primus.validate import validate
 
 REPO = Path(__file__).resolve().parent.parent

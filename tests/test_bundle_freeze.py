@@ -18,10 +18,10 @@ import pytest
 import yaml
 
 import primus.bundle.writer as freeze_module
-from primus.bundle import BundleWriteError, check_bundle, compute_hash, freeze, load_bundle
+from primus.bundle import check_bundle, compute_hash, freeze, load_bundle
 from primus.bundle.canonical import sha256_text
 from primus.config.model import Origin, ResolvedExperiment, Setting
-from primus.errors import BundleError, ConfigValueError
+from primus.errors import BundleError, BundleWriteError, ConfigValueError
 
 PACKAGES = {"torch": "2.13.0", "torchtitan": "0.2.2", "primus_turbo": None, "python": "3.11.7"}
 

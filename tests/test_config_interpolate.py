@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from primus.config.errors import BadPlaceholderError, MissingEnvVarError
 from primus.config.interpolate import coerce_substitution, interpolate
 from primus.config.yaml_io import parse_yaml_text
-from primus.errors import ConfigErrors
+from primus.errors import BadPlaceholderError, ConfigErrors, MissingEnvVarError
 
 
 def substitute(text: str, env: dict[str, str]) -> tuple[dict, dict]:

@@ -12,8 +12,12 @@ from pathlib import Path
 import pytest
 
 from primus.config import LAYERS, Origin, Setting, display_path, load_experiment
-from primus.config.errors import (
-    ConfigFileNotFound,
+from primus.config.paths import PACKAGE_CONFIGS
+from primus.errors import (
+    EXIT_CONFIG,
+    ConfigError,
+    ConfigErrors,
+    ConfigFileNotFoundError,
     ExtendsCycleError,
     MissingEnvVarError,
     MissingKeyError,
@@ -24,8 +28,6 @@ from primus.config.errors import (
     UnknownKeyError,
     UnknownPresetError,
 )
-from primus.config.paths import PACKAGE_CONFIGS
-from primus.errors import EXIT_CONFIG, ConfigError, ConfigErrors
 
 ASSETS = Path(__file__).parent / "assets" / "config"
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "primus-v26.5"
@@ -79,9 +81,8 @@ BAD_EXPERIMENTS = [
         {"exp.yaml": EXPERIMENT + "workspce: ./other\n"},
         (),
         UnknownKeyError,
-        "exp.yaml:10: workspce: unknown key in the experiment (top level)\n"
-        "  hint: did you mean 'workspace'? (valid: work_group, user_name, "
-        "exp_name, workspace, platform, modules)",
+        "exp.yaml:10: workspce: Key 'workspce' not in the experiment. Did you mean: 'workspace'?\n"
+        "  hint: valid keys: work_group, user_name, exp_name, workspace, platform, modules",
     ),
     (
         "missing-envelope-keys-reported-together",
@@ -116,8 +117,9 @@ BAD_EXPERIMENTS = [
         {"exp.yaml": EXPERIMENT + "    overides:\n      training:\n        steps: 5\n"},
         (),
         UnknownKeyError,
-        "exp.yaml:10: modules.pre_trainer.overides: unknown key in module 'pre_trainer'\n"
-        "  hint: did you mean 'overrides'? (valid: framework, config, model, overrides)",
+        "exp.yaml:10: modules.pre_trainer.overides: Key 'overides' not in 'modules.pre_trainer'. "
+        "Did you mean: 'overrides'?\n"
+        "  hint: valid keys: framework, config, model, overrides",
     ),
     (
         "module-name-without-trainer",
@@ -183,7 +185,7 @@ BAD_EXPERIMENTS = [
             f"{MODULES}/broken.yaml": "extends:\n  - ../module_base.yaml\n  - quantise.yaml\n",
         },
         (),
-        ConfigFileNotFound,
+        ConfigFileNotFoundError,
         f"{MODULES}/broken.yaml:3: extends: extends target 'quantise.yaml' not found "
         f"(looked for {MODULES}/quantise.yaml)\n"
         "  hint: did you mean: quantize.yaml?",
@@ -307,7 +309,7 @@ BAD_EXPERIMENTS = [
         "experiment-file-missing",
         {},
         (),
-        ConfigFileNotFound,
+        ConfigFileNotFoundError,
         "exp.yaml: experiment file does not exist\n"
         "  hint: give the path of an experiment YAML, e.g. examples/torchtitan/configs/CPU/<name>.yaml",
     ),

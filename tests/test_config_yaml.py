@@ -8,8 +8,11 @@ from pathlib import Path
 import pytest
 
 from primus.config import yaml_io
-from primus.config.errors import (
+from primus.config.yaml_io import LineDict, LineList, parse_scalar, read_yaml_mapping
+from primus.errors import (
     AliasBombError,
+    ConfigError,
+    ConfigKeyError,
     DuplicateKeyError,
     EmptyFileError,
     FileEncodingError,
@@ -19,8 +22,6 @@ from primus.config.errors import (
     UnsafeTagError,
     YamlSyntaxError,
 )
-from primus.config.yaml_io import LineDict, LineList, parse_scalar, read_yaml_mapping
-from primus.errors import ConfigError, ConfigKeyError
 
 
 def billion_laughs(levels: int = 9) -> bytes:

@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 import pytest
 
-from primus.errors import ConfigErrors, ConfigKeyError, ConfigTypeError, ConfigValueError
+from primus.errors import ConfigErrors, ConfigKeyError, ConfigTypeError, ConfigValueError, UnknownKeyError
 from primus.validate import validate
 from primus.validate.testing import CLI, EXPERIMENT, MODEL_PRESET, MODULE_PRESET, resolved
 
@@ -31,7 +31,7 @@ CASES = {
     # ------------------------------------------------------------------ unknown keys, one per layer
     "unknown-key-in-module-preset": Case(
         [("module preset", {"training.stpes": 50})],
-        ConfigKeyError,
+        UnknownKeyError,
         "training.stpes",
         MODULE_PRESET,
         20,
@@ -40,7 +40,7 @@ CASES = {
     ),
     "unknown-key-in-model-preset": Case(
         [("model preset", {"model.n_layers": 126})],  # Primus's llama3.1_405B preset has exactly this
-        ConfigKeyError,
+        UnknownKeyError,
         "model.n_layers",
         MODEL_PRESET,
         20,
@@ -50,7 +50,7 @@ CASES = {
     ),
     "unknown-key-in-overrides": Case(
         [("overrides", {"optimizer.momentum": 0.9})],
-        ConfigKeyError,
+        UnknownKeyError,
         "optimizer.momentum",
         EXPERIMENT,
         20,
@@ -60,7 +60,7 @@ CASES = {
     ),
     "megatron-name-in-the-right-section": Case(
         [("overrides", {"optimizer.learning_rate": 1e-4})],
-        ConfigKeyError,
+        UnknownKeyError,
         "optimizer.learning_rate",
         EXPERIMENT,
         20,
@@ -69,7 +69,7 @@ CASES = {
     ),
     "megatron-name-in-another-section": Case(
         [("overrides", {"parallelism.train_iters": 100})],
-        ConfigKeyError,
+        UnknownKeyError,
         "parallelism.train_iters",
         EXPERIMENT,
         20,
@@ -77,7 +77,7 @@ CASES = {
     ),
     "unknown-key-on-command-line": Case(
         [("command line", {"checkpoint.intervall": 5})],
-        ConfigKeyError,
+        UnknownKeyError,
         "checkpoint.intervall",
         CLI,
         None,
@@ -85,7 +85,7 @@ CASES = {
     ),
     "unknown-key-nested-three-deep": Case(
         [("overrides", {"quantize.linear.float8.recpie_name": "rowwise"})],
-        ConfigKeyError,
+        UnknownKeyError,
         "quantize.linear.float8.recpie_name",
         EXPERIMENT,
         20,
@@ -93,7 +93,7 @@ CASES = {
     ),
     "typo-in-section-name": Case(
         [("overrides", {"trainig.steps": 5})],  # located at the first leaf under the unknown section
-        ConfigKeyError,
+        UnknownKeyError,
         "trainig",
         EXPERIMENT,
         20,
@@ -101,7 +101,7 @@ CASES = {
     ),
     "key-in-the-wrong-section": Case(
         [("overrides", {"training.warmup_steps": 5})],
-        ConfigKeyError,
+        UnknownKeyError,
         "training.warmup_steps",
         EXPERIMENT,
         20,
@@ -110,7 +110,7 @@ CASES = {
     ),
     "seed-under-training-moved-to-debug": Case(
         [("overrides", {"training.seed": 42})],
-        ConfigKeyError,
+        UnknownKeyError,
         "training.seed",
         EXPERIMENT,
         20,
@@ -119,7 +119,7 @@ CASES = {
     ),
     "moe-force-load-balance-under-training": Case(
         [("overrides", {"training.moe_force_load_balance": True})],
-        ConfigKeyError,
+        UnknownKeyError,
         "training.moe_force_load_balance",
         EXPERIMENT,
         20,

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from primus.errors import ConfigErrors
+from primus.errors import ConfigErrors, PreflightError
 from primus.validate import preflight as preflight_or_raise
 from primus.validate import validate
-from primus.validate.machine import Host, PreflightError, detect_accelerator, preflight
+from primus.validate.machine import Host, detect_accelerator, preflight
 from primus.validate.testing import EXPERIMENT, resolved
 
 GPU_HOST = Host(accelerator="rocm", memory_bytes=64 * 2**30)

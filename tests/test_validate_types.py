@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from primus.errors import ConfigKeyError
+from primus.errors import ConfigKeyError, MismatchError
 from primus.validate import field_doc, field_type, known_keys, list_models, schema_default, validate
-from primus.validate.coerce import Mismatch, coerce
+from primus.validate.coerce import coerce
 from primus.validate.testing import resolved
 
 EXTENSION_MODULE = "primus.backends.torchtitan.primus_turbo_extensions.config_extension"
@@ -75,12 +75,12 @@ def test_module_level_keys_and_primus_turbo_are_accepted() -> None:
 
 
 def test_nan_text_is_rejected_for_a_float() -> None:
-    with pytest.raises(Mismatch, match="expected a finite float, got str 'nan'"):
+    with pytest.raises(MismatchError, match="expected a finite float, got str 'nan'"):
         coerce("nan", {"kind": "float"})
 
 
 def test_literal_does_not_take_a_bool_for_a_matching_number() -> None:
-    with pytest.raises(Mismatch):
+    with pytest.raises(MismatchError):
         coerce(True, {"kind": "literal", "choices": [1]})
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from primus.errors import BundleError, ConfigValueError, VerificationFailed
+from primus.errors import BundleError, ConfigValueError, VerificationFailedError
 from primus.verify import OUTPUT_FILES, snakemake_report_files, verify, verify_or_raise
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -142,7 +142,7 @@ def test_verify_or_raise_names_the_failed_checks(tmp_path):
     losses = falling(30)
     losses[6] = "inf"
     bundle = make_bundle(tmp_path, losses, steps=40)
-    with pytest.raises(VerificationFailed) as caught:
+    with pytest.raises(VerificationFailedError) as caught:
         verify_or_raise(bundle)
     error = caught.value
     assert error.exit_code == 1

@@ -8,7 +8,7 @@ import pytest
 
 from primus.errors import EXIT_CONFIG, ConfigValueError
 from primus.workflow import (
-    ExperimentNotFound,
+    ExperimentNotFoundError,
     SlurmResources,
     find_experiment,
     launch_lines,
@@ -94,7 +94,7 @@ def test_find_experiment_returns_a_path_unchanged(examples):
     ],
 )
 def test_find_experiment_errors_name_the_candidates(examples, exp, platform, message, candidates):
-    with pytest.raises(ExperimentNotFound) as caught:
+    with pytest.raises(ExperimentNotFoundError) as caught:
         find_experiment(exp, platform=platform, root=examples)
     assert caught.value.message == message
     assert caught.value.candidates == candidates
@@ -103,7 +103,7 @@ def test_find_experiment_errors_name_the_candidates(examples, exp, platform, mes
 
 
 def test_unknown_name_hint_lists_every_experiment_of_the_platform(examples):
-    with pytest.raises(ExperimentNotFound) as caught:
+    with pytest.raises(ExperimentNotFoundError) as caught:
         find_experiment("mixtral", root=examples)
     assert caught.value.hint == (
         "available on MI300X: llama3_8B-pretrain, qwen3_4B-BF16-pretrain, qwen3_8B-BF16-pretrain, "

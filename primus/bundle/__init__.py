@@ -6,7 +6,6 @@ trainer needs, so a run can be repeated from the bundle alone. Importing this pa
 """
 
 from primus.bundle.check import (
-    BundleIntegrityError,
     BundleProblem,
     FrozenBundle,
     check_bundle,
@@ -14,16 +13,14 @@ from primus.bundle.check import (
 )
 from primus.bundle.diff import MISSING, KeyDiff, diff_bundles, format_diff
 from primus.bundle.hashing import bundle_path, compute_hash
-from primus.bundle.writer import BundleWriteError, freeze, render_bundle
+from primus.bundle.writer import freeze, render_bundle
 
 #: The name primus/cli.py uses for ``bundle_path``.
 compute_bundle_path = bundle_path
 
 __all__ = [
     "MISSING",
-    "BundleIntegrityError",
     "BundleProblem",
-    "BundleWriteError",
     "FrozenBundle",
     "KeyDiff",
     "bundle_path",

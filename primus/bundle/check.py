@@ -24,7 +24,7 @@ from primus.bundle.layout import (
     RESOLVED,
 )
 from primus.config.model import Origin
-from primus.errors import EXIT_RUNTIME, BundleError
+from primus.errors import BundleError, BundleIntegrityError
 
 _HASH_NAME = re.compile(rf"^[0-9a-f]{{{HASH_LENGTH}}}$")
 
@@ -38,26 +38,6 @@ class BundleProblem:
 
     def __str__(self) -> str:
         return f"{self.file}: {self.problem}"
-
-
-class BundleIntegrityError(BundleError):
-    """A bundle failed verification; ``problems`` lists every tampered, missing or extra file.
-
-    A runtime failure (exit 1), not a configuration problem: the bundle on disk no longer matches itself.
-    """
-
-    exit_code = EXIT_RUNTIME
-
-    def __init__(self, bundle: Path, problems: list[BundleProblem]) -> None:
-        self.bundle = bundle
-        self.problems = problems
-        count = len(problems)
-        lines = "\n".join(f"  {problem}" for problem in problems)
-        super().__init__(
-            f"bundle failed verification ({count} problem{'s' if count != 1 else ''}):\n{lines}",
-            file=str(bundle),
-            hint="a frozen bundle must never be edited: delete it and freeze the experiment again",
-        )
 
 
 def check_bundle(path: Path) -> None:

@@ -49,7 +49,7 @@ from primus.bundle.lock import (
     runtime_record,
 )
 from primus.config.model import ResolvedExperiment
-from primus.errors import EXIT_RUNTIME, BundleError, ConfigValueError
+from primus.errors import BundleError, BundleWriteError, ConfigValueError
 
 #: How to read the files whose content must match when an existing bundle is reused. They are compared as
 #: parsed data, not bytes, so a bundle written where PyYAML/tomli-w format a value differently still counts
@@ -108,12 +108,6 @@ def freeze(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return final
-
-
-class BundleWriteError(BundleError):
-    """The bundle could not be written (permissions, full disk): a runtime failure, nothing left behind."""
-
-    exit_code = EXIT_RUNTIME
 
 
 def _write_error(error: OSError, exp_dir: Path) -> BundleWriteError:

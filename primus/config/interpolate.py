@@ -18,9 +18,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from primus.config.errors import BadPlaceholderError, MissingEnvVarError
 from primus.config.yaml_io import LineDict, LineList
-from primus.errors import ConfigErrors, PrimusError
+from primus.errors import BadPlaceholderError, ConfigErrors, MissingEnvVarError, PrimusError
 
 _PLACEHOLDER = re.compile(r"\$\{([^}:]*)(?::([^}]*))?\}")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")

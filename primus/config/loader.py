@@ -24,14 +24,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, cast
 
-from primus.config.errors import (
-    ConfigFileNotFound,
-    ExtendsCycleError,
-    MissingKeyError,
-    NotAMappingError,
-    UnknownKeyError,
-    UnknownPresetError,
-)
 from primus.config.interpolate import interpolate
 from primus.config.merge import LayeredConfig, expand_dotted_keys, merge_annotated
 from primus.config.model import ENVELOPE_OPTIONAL, ENVELOPE_REQUIRED, ResolvedExperiment
@@ -42,10 +34,23 @@ from primus.config.paths import (
     list_presets,
     list_subfolders,
     resolve_preset,
-    suggest,
 )
 from primus.config.yaml_io import LineDict, LineList, kind_of, read_yaml_cached, to_plain
-from primus.errors import ConfigErrors, ConfigTypeError, ConfigValueError, PrimusError
+from primus.errors import (
+    ConfigErrors,
+    ConfigFileNotFoundError,
+    ConfigTypeError,
+    ConfigValueError,
+    ExtendsCycleError,
+    MissingKeyError,
+    NotAMappingError,
+    PrimusError,
+    UnknownKeyError,
+    UnknownPresetError,
+    did_you_mean,
+    suggest,
+    unknown_key_message,
+)
 
 #: Keys a module entry may have.
 MODULE_KEYS = ("framework", "config", "model", "overrides")
@@ -66,21 +71,20 @@ def raise_all(errors: list[PrimusError]) -> None:
 def unknown_key(
     key: str, valid: Sequence[str], *, where: str, file: str, line: int, dotted: str
 ) -> UnknownKeyError:
-    """An UnknownKeyError for ``key`` with the closest of ``valid`` as the suggestion."""
+    """An UnknownKeyError for ``key`` with the closest of ``valid`` as the suggestion.
+
+    ``where`` is the parent as :func:`primus.errors.unknown_key_message` wants it (``'modules.x'``).
+    """
     matches = suggest(key, list(valid), count=1)
     suggestion = matches[0] if matches else None
-    valid_text = ", ".join(valid)
-    hint = (
-        f"did you mean '{suggestion}'? (valid: {valid_text})" if suggestion else f"valid keys: {valid_text}"
-    )
     return UnknownKeyError(
-        f"unknown key in {where}",
+        unknown_key_message(key, where, suggestion),
         file=file,
         line=line,
         key=dotted,
         suggestion=suggestion,
         valid=list(valid),
-        hint=hint,
+        hint=f"valid keys: {', '.join(valid)}",
     )
 
 
@@ -185,15 +189,11 @@ def _extends_entries(document: LineDict) -> list[tuple[str, int]]:
     )
 
 
-def _missing_extends(entry: str, target: Path, file: str, line: int) -> ConfigFileNotFound:
+def _missing_extends(entry: str, target: Path, file: str, line: int) -> ConfigFileNotFoundError:
     siblings = [name for name in list_presets(target.parent) if "/" not in name]
     matches = suggest(target.name, siblings)
-    hint = (
-        ("did you mean: " + ", ".join(matches) + "?")
-        if matches
-        else "paths are relative to the declaring file"
-    )
-    return ConfigFileNotFound(
+    hint = did_you_mean(matches) if matches else "paths are relative to the declaring file"
+    return ConfigFileNotFoundError(
         f"extends target '{entry}' not found (looked for {display_path(target)})",
         file=file,
         line=line,
@@ -217,7 +217,7 @@ def _check_envelope(document: LineDict, file: str) -> list[PrimusError]:
                 unknown_key(
                     key,
                     valid,
-                    where="the experiment (top level)",
+                    where="the experiment",
                     file=document.origin_of(key)[0],
                     line=document.line_of(key),
                     dotted=key,
@@ -330,7 +330,7 @@ def _check_module(module: Any, name: str, modules: LineDict) -> list[PrimusError
                 unknown_key(
                     key,
                     MODULE_KEYS,
-                    where=f"module '{name}'",
+                    where=f"'{dotted}'",
                     file=module.origin_of(key)[0],
                     line=module.line_of(key),
                     dotted=f"{dotted}.{key}",
@@ -386,7 +386,7 @@ def _framework_folders(root: Path, framework: Any, module: LineDict, dotted: str
         value=framework,
         searched=display_path(root / "modules") + "/",
         suggestions=matches,
-        hint=("did you mean: " + ", ".join(matches) + "?")
+        hint=did_you_mean(matches)
         if matches
         else f"available: {', '.join(available) or 'none (check the configs root)'}",
     )
@@ -403,7 +403,7 @@ def _load_platform(session: _Session, root: Path, value: Any, document: LineDict
                 unknown_key(
                     key,
                     PLATFORM_KEYS,
-                    where="platform",
+                    where="'platform'",
                     file=value.origin_of(key)[0],
                     line=value.line_of(key),
                     dotted=f"platform.{key}",
@@ -531,7 +531,7 @@ def load_experiment(
     shown = display_path(experiment_path)
     if not experiment_path.is_file():
         what = "is a folder, not a file" if experiment_path.is_dir() else "does not exist"
-        raise ConfigFileNotFound(
+        raise ConfigFileNotFoundError(
             f"experiment file {what}",
             file=shown,
             hint="give the path of an experiment YAML, e.g. examples/torchtitan/configs/CPU/<name>.yaml",

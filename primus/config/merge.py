@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from primus.config.errors import OverrideConflictError
 from primus.config.model import Origin, Setting
 from primus.config.yaml_io import LineDict, to_plain
+from primus.errors import OverrideConflictError
 
 
 class LayeredConfig:

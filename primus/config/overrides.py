@@ -13,9 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from primus.config.errors import OverrideSyntaxError
 from primus.config.yaml_io import LineDict, parse_scalar
-from primus.errors import ConfigErrors, PrimusError
+from primus.errors import ConfigErrors, OverrideSyntaxError, PrimusError
 
 #: ``Origin.file`` of a command-line setting.
 COMMAND_LINE = "<command line>"

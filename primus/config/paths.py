@@ -8,13 +8,11 @@ presets, never read arbitrary files through ``config:``/``model:``. ``extends:``
 
 from __future__ import annotations
 
-import difflib
 import os
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
-from primus.config.errors import PresetPathError, UnknownPresetError
-from primus.errors import ConfigTypeError
+from primus.errors import ConfigTypeError, PresetPathError, UnknownPresetError, did_you_mean, suggest
 
 #: The package's own presets (modules/, models/, platforms/).
 PACKAGE_CONFIGS = Path(__file__).resolve().parent.parent / "configs"
@@ -67,16 +65,6 @@ def list_subfolders(folder: Path) -> list[str]:
     if not folder.is_dir():
         return []
     return sorted(path.name for path in folder.iterdir() if path.is_dir())
-
-
-def suggest(name: str, candidates: list[str], count: int = 3) -> list[str]:
-    """Close matches of ``name`` among ``candidates`` (difflib ratio >= 0.6, case-insensitive first)."""
-    lowered = {candidate.lower(): candidate for candidate in candidates}
-    exact_case_insensitive = lowered.get(name.lower())
-    matches = difflib.get_close_matches(name, candidates, n=count, cutoff=0.6)
-    if exact_case_insensitive and exact_case_insensitive not in matches:
-        matches.insert(0, exact_case_insensitive)
-    return matches[:count]
 
 
 def resolve_preset(
@@ -148,7 +136,7 @@ def resolve_preset(
         )
     matches = suggest(wanted, available)
     if matches:
-        hint = "did you mean: " + ", ".join(matches) + "?"
+        hint = did_you_mean(matches)
     elif available:
         shown = ", ".join(available[:12]) + (" ..." if len(available) > 12 else "")
         hint = f"available: {shown}"

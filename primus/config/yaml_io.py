@@ -2,7 +2,7 @@
 
 One entry point, :func:`read_yaml_file`, turns a file into nested :class:`LineDict` / :class:`LineList`
 objects (plain ``dict``/``list`` subclasses that also remember the file and the 1-based line of each key or
-item). Everything a careless or hostile file could do is refused with a :mod:`primus.config.errors` class
+item). Everything a careless or hostile file could do is refused with a :mod:`primus.errors` class
 that names the file and the line:
 
 - files over :data:`MAX_FILE_BYTES` are refused from ``stat`` alone, before any byte is read;
@@ -33,8 +33,9 @@ from yaml.reader import Reader
 from yaml.resolver import Resolver
 from yaml.scanner import Scanner
 
-from primus.config.errors import (
+from primus.errors import (
     AliasBombError,
+    ConfigKeyError,
     DuplicateKeyError,
     EmptyFileError,
     FileEncodingError,
@@ -44,7 +45,6 @@ from primus.config.errors import (
     UnsafeTagError,
     YamlSyntaxError,
 )
-from primus.errors import ConfigKeyError
 
 try:  # libyaml's parser is ~10x faster; the pure-Python one gives the same nodes
     from yaml.cyaml import CParser

@@ -14,9 +14,10 @@ from pathlib import Path
 
 from primus.containers import VARIANTS, build, build_command, find_project_root, run_command
 from primus.containers.lock import build_args, load_lock
-from primus.errors import PrimusError
+from primus.errors import cli_boundary
 
 
+@cli_boundary
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m primus.containers", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -32,20 +33,16 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--variant", choices=VARIANTS, default="rocm")
     run.add_argument("--engine", default=None)
     args = parser.parse_args(argv)
-    try:
-        if args.command == "build-args":
-            lock = load_lock(find_project_root() / "containers" / "lock.yaml")
-            print(json.dumps(build_args(lock, variant=args.variant, gpu_arch=args.gpu_arch), indent=2))
-        elif args.command == "build" and args.dry_run:
-            print(shlex.join(build_command(args.variant, gpu_arch=args.gpu_arch, engine=args.engine)))
-        elif args.command == "build":
-            result = build(args.variant, gpu_arch=args.gpu_arch, engine=args.engine)
-            print(f"{result.image_id}  ({result.tag}, {result.seconds:.1f} s) -> {result.id_file}")
-        else:
-            print(shlex.join(run_command(args.bundle, variant=args.variant, engine=args.engine)))
-    except PrimusError as error:
-        print(f"error: {error.format()}", file=sys.stderr)
-        return error.exit_code
+    if args.command == "build-args":
+        lock = load_lock(find_project_root() / "containers" / "lock.yaml")
+        print(json.dumps(build_args(lock, variant=args.variant, gpu_arch=args.gpu_arch), indent=2))
+    elif args.command == "build" and args.dry_run:
+        print(shlex.join(build_command(args.variant, gpu_arch=args.gpu_arch, engine=args.engine)))
+    elif args.command == "build":
+        result = build(args.variant, gpu_arch=args.gpu_arch, engine=args.engine)
+        print(f"{result.image_id}  ({result.tag}, {result.seconds:.1f} s) -> {result.id_file}")
+    else:
+        print(shlex.join(run_command(args.bundle, variant=args.variant, engine=args.engine)))
     return 0
 
 

@@ -8,11 +8,10 @@ Each check mirrors a TorchTitan 0.2.2 assertion that would otherwise fire only a
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from typing import Any
 
-from primus.errors import ConfigKeyError, ConfigValueError
+from primus.errors import ConfigKeyError, ConfigValueError, suggest
 from primus.validate import schema
 from primus.validate.report import Report
 
@@ -142,21 +141,9 @@ def check_model(values: Values, report: Report) -> schema.Flavor | None:
 
 
 def _unknown(what: str, name: str, choices: Any, context: str = "") -> str:
-    close = closest(str(name), list(choices))
+    matches = suggest(str(name), list(choices), count=1)
+    close = matches[0] if matches else None
     return f"Unknown {what} '{name}'{context}." + (f" Did you mean: '{close}'?" if close else "")
-
-
-def closest(name: str, choices: list[str]) -> str | None:
-    """The likeliest intended choice: same text in another case, a dotted name ending in ``name``, or a
-    near spelling (difflib); None when nothing is close."""
-    lowered = {choice.lower(): choice for choice in choices}
-    if name.lower() in lowered:
-        return lowered[name.lower()]
-    by_suffix = [choice for choice in choices if choice.rpartition(".")[2] == name]
-    if len(by_suffix) == 1:
-        return by_suffix[0]
-    close = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.6)
-    return lowered[close[0]] if close else None
 
 
 def check_converters(values: Values, report: Report, flavor: schema.Flavor | None) -> None:

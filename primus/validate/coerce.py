@@ -21,19 +21,10 @@ import math
 import re
 from typing import Any
 
+from primus.errors import MismatchError
+
 _INT_TEXT = re.compile(r"[+-]?\d+")
 _NULL_LOOKALIKES = frozenset({"null", "none", "~", "nil"})
-
-
-class Mismatch(Exception):
-    """The value does not fit the spec; ``reason`` is the user-facing explanation, ``hint`` how to fix it."""
-
-    def __init__(self, reason: str, hint: str | None = None, *, wrong_value: bool = False) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.hint = hint
-        #: True when the type is right but the value is not allowed (a Literal choice, a non-finite float)
-        self.wrong_value = wrong_value
 
 
 def describe(value: Any) -> str:
@@ -64,14 +55,14 @@ def type_text(spec: dict[str, Any]) -> str:
 
 
 def coerce(value: Any, spec: dict[str, Any]) -> Any:
-    """``value`` converted to the spec's type; raises Mismatch with the reason when it does not fit."""
+    """``value`` converted to the spec's type; raises MismatchError with the reason when it does not fit."""
     try:
         return _convert(value, spec, strict=True)
-    except Mismatch:
+    except MismatchError:
         pass
     try:
         return _convert(value, spec, strict=False)
-    except Mismatch as mismatch:
+    except MismatchError as mismatch:
         if mismatch.hint is None and _accepts_none(spec) and _looks_null(value):
             mismatch.hint = "the string 'null' is not None: write null unquoted (YAML null) to mean None"
         raise
@@ -87,8 +78,8 @@ def _looks_null(value: Any) -> bool:
     return isinstance(value, str) and value.strip().lower() in _NULL_LOOKALIKES
 
 
-def _expected(spec: dict[str, Any], value: Any) -> Mismatch:
-    return Mismatch(f"expected {type_text(spec)}, got {describe(value)}")
+def _expected(spec: dict[str, Any], value: Any) -> MismatchError:
+    return MismatchError(f"expected {type_text(spec)}, got {describe(value)}")
 
 
 def _convert(value: Any, spec: dict[str, Any], *, strict: bool) -> Any:
@@ -131,7 +122,7 @@ def _convert(value: Any, spec: dict[str, Any], *, strict: bool) -> Any:
         if any(type(choice) is type(value) and choice == value for choice in choices):
             return value
         listed = ", ".join(repr(choice) for choice in choices)
-        raise Mismatch(
+        raise MismatchError(
             f"{describe(value)} is not one of {listed}", hint=f"valid values: {listed}", wrong_value=True
         )
     if kind == "list":
@@ -149,12 +140,12 @@ def _convert(value: Any, spec: dict[str, Any], *, strict: bool) -> Any:
         for member in spec["of"]:
             try:
                 return _convert(value, member, strict=strict)
-            except Mismatch as mismatch:
+            except MismatchError as mismatch:
                 # A value of the literal's type that is not a choice: say which choices, not just "expected".
                 if member["kind"] == "literal" and isinstance(value, str):
                     literal_mismatch = mismatch
         raise literal_mismatch or _expected(spec, value)
-    raise Mismatch(f"unsupported type spec {kind!r}")  # only reachable with a corrupt snapshot
+    raise MismatchError(f"unsupported type spec {kind!r}")  # only reachable with a corrupt snapshot
 
 
 def _float_from_text(text: str, spec: dict[str, Any]) -> float:
@@ -163,14 +154,14 @@ def _float_from_text(text: str, spec: dict[str, Any]) -> float:
     except ValueError:
         raise _expected(spec, text) from None
     if math.isnan(number) or math.isinf(number):
-        raise Mismatch(f"expected a finite float, got {describe(text)}", wrong_value=True)
+        raise MismatchError(f"expected a finite float, got {describe(text)}", wrong_value=True)
     return number
 
 
 def _item(item: Any, index: int, spec: dict[str, Any]) -> Any:
     try:
         return coerce(item, spec)
-    except Mismatch as mismatch:
-        raise Mismatch(
+    except MismatchError as mismatch:
+        raise MismatchError(
             f"item {index}: {mismatch.reason}", mismatch.hint, wrong_value=mismatch.wrong_value
         ) from None

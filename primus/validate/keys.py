@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-import difflib
 from typing import Any
 
-from primus.errors import ConfigKeyError, ConfigTypeError, ConfigValueError
+from primus.errors import (
+    ConfigTypeError,
+    ConfigValueError,
+    MismatchError,
+    UnknownKeyError,
+    suggest,
+    unknown_key_message,
+)
 from primus.validate import schema
-from primus.validate.coerce import Mismatch, coerce, describe
+from primus.validate.coerce import coerce, describe
 from primus.validate.report import Report
 
 #: Keys Primus once read under ``training:`` that TorchTitan 0.2.2 keeps under ``debug:``. Unknown keys used
@@ -63,7 +69,7 @@ def _walk(node: dict[str, Any], prefix: str, report: Report) -> dict[str, Any]:
             field = fields[key]
             try:
                 out[name] = coerce(value, field["spec"])
-            except Mismatch as mismatch:
+            except MismatchError as mismatch:
                 error_cls = ConfigValueError if mismatch.wrong_value else ConfigTypeError
                 report.add(
                     error_cls,
@@ -89,10 +95,8 @@ def _unknown_key(name: str, parent: str, value: Any, report: Report) -> None:
     where = f"'{parent}'" if parent else "the module config"
     siblings = schema.children().get(parent, ())
     suggestion, hint = _suggest(name, parent, siblings)
-    message = f"Key '{name}' not in {where}."
-    if suggestion:
-        message += f" Did you mean: '{suggestion}'?"
-    report.add(ConfigKeyError, key, message, value=value, hint=hint)
+    message = unknown_key_message(name, where, suggestion)
+    report.add(UnknownKeyError, key, message, value=value, hint=hint, suggestion=suggestion, valid=siblings)
 
 
 def _suggest(name: str, parent: str, siblings: tuple[str, ...]) -> tuple[str | None, str]:
@@ -107,7 +111,7 @@ def _suggest(name: str, parent: str, siblings: tuple[str, ...]) -> tuple[str | N
         section, _, field = target.rpartition(".")
         relative = field if section == parent else target
         return relative, f"TorchTitan calls this {target}: write it as '{field}' under '{section}:'"
-    close = difflib.get_close_matches(name, siblings, n=1, cutoff=0.6)
+    close = suggest(name, list(siblings), count=1)
     if close:
         return close[0], f"rename '{name}' to '{close[0]}'"
     elsewhere = sorted(key for key in schema.all_fields() if key.rpartition(".")[2] == name)

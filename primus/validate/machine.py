@@ -16,16 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from primus.config.model import Origin
-from primus.errors import ConfigValueError
+from primus.errors import PreflightError
 from primus.validate import schema
 
 #: Bytes per parameter for AdamW training in fp32: weights 4 + gradients 4 + two moment buffers 8.
 #: A floor: activations, the data loader and the framework come on top.
 BYTES_PER_PARAM_ADAMW_FP32 = 16
-
-
-class PreflightError(ConfigValueError):
-    """The config is valid but cannot run on this machine as it stands."""
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,11 @@ class Report:
         *,
         value: Any = _UNSET,
         hint: str | None = None,
+        **details: Any,
     ) -> None:
+        """Record one problem at ``key``'s file:line; ``details`` are extra attributes of ``error_cls``."""
         file, line = self.location(key)
-        self.errors.append(error_cls(message, file=file, line=line, key=key, value=value, hint=hint))
+        self.errors.append(
+            error_cls(message, file=file, line=line, key=key, value=value, hint=hint, **details)
+        )
         self.bad_keys.add(key)

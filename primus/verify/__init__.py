@@ -3,7 +3,7 @@
 ``verify(bundle)`` reads ``resolved.yaml`` and ``train/metrics.jsonl``, runs the checks below, and writes
 ``verify/report.md``, ``report.html``, ``caption.rst``, ``loss.png`` and, last, ``verdict.json`` (see
 ``primus.verify.outputs``). It returns the ``Verdict`` whether or not the run passed; ``verify_or_raise``
-is the CLI's helper that turns a failed verdict into ``VerificationFailed`` (exit status 1).
+is the CLI's helper that turns a failed verdict into ``VerificationFailedError`` (exit status 1).
 
 Checks, in order:
 
@@ -28,7 +28,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from primus.errors import ConfigValueError, VerificationFailed
+from primus.errors import ConfigValueError, VerificationFailedError
 from primus.verify import checks
 from primus.verify.checkpoint import checkpoint_loads
 from primus.verify.compare import DEFAULT_RELATIVE_TOLERANCE, compare_losses, default_tolerance
@@ -105,12 +105,12 @@ def verify(bundle: Path, *, against: Path | None = None, tolerance: float | None
 
 
 def verify_or_raise(bundle: Path, *, against: Path | None = None, tolerance: float | None = None) -> Verdict:
-    """``verify``, then raise ``VerificationFailed`` (exit status 1) naming the failed checks, if any."""
+    """``verify``, then raise ``VerificationFailedError`` (exit status 1) naming the failed checks, if any."""
     verdict = verify(bundle, against=against, tolerance=tolerance)
     if not verdict.passed:
         failed = verdict.failed
         reasons = "; ".join(f"{c.name}: {c.message}" for c in failed)
-        raise VerificationFailed(
+        raise VerificationFailedError(
             f"{len(failed)} check{'s' if len(failed) != 1 else ''} failed"
             f" ({', '.join(c.name for c in failed)}): {reasons}",
             file=str(Path(bundle) / "verify" / "verdict.json"),

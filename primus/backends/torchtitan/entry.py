@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 
 from primus.backends.torchtitan.runner import WORKER_LOCK
-from primus.errors import LaunchError, PrimusError
+from primus.errors import LaunchError, cli_boundary
 
 
 def _wants_converter(argv: list[str], name: str) -> bool:
@@ -55,6 +55,7 @@ def _hold_worker_lock(argv: list[str]) -> None:
             return
 
 
+@cli_boundary
 def main() -> int:
     """Run TorchTitan's training main flow on ``sys.argv``; returns the process exit code.
 
@@ -63,31 +64,27 @@ def main() -> int:
     """
     argv = sys.argv[1:]
     _hold_worker_lock(argv)
-    try:
-        from primus.backends.torchtitan import cpu_runtime
+    from primus.backends.torchtitan import cpu_runtime
 
-        if cpu_runtime.needs_cpu_patches():
-            cpu_runtime.apply_cpu_patches()
-        if _wants_converter(argv, "primus_turbo"):
-            try:
-                from primus.backends.torchtitan import turbo
+    if cpu_runtime.needs_cpu_patches():
+        cpu_runtime.apply_cpu_patches()
+    if _wants_converter(argv, "primus_turbo"):
+        try:
+            from primus.backends.torchtitan import turbo
 
-                turbo.register()
-            except ImportError as error:
-                raise LaunchError(
-                    f"model.converters asks for primus_turbo, but it cannot be imported: {error}",
-                    key="model.converters",
-                    hint="train inside the ROCm container that ships Primus-Turbo, or drop primus_turbo",
-                ) from None
+            turbo.register()
+        except ImportError as error:
+            raise LaunchError(
+                f"model.converters asks for primus_turbo, but it cannot be imported: {error}",
+                key="model.converters",
+                hint="train inside the ROCm container that ships Primus-Turbo, or drop primus_turbo",
+            ) from None
 
-        import torchtitan.train as torchtitan_train
+    import torchtitan.train as torchtitan_train
 
-        from primus.backends.torchtitan.trainer import PrimusTrainer
+    from primus.backends.torchtitan.trainer import PrimusTrainer
 
-        torchtitan_train.main(PrimusTrainer)
-    except PrimusError as error:
-        print(f"error: {error.format()}", file=sys.stderr, flush=True)
-        return error.exit_code
+    torchtitan_train.main(PrimusTrainer)
     return 0
 
 
