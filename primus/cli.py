@@ -1,8 +1,13 @@
+# PYTHON_ARGCOMPLETE_OK  (argcomplete looks for this marker in the first lines of the entry point)
 """``primus-cli``: argument parsing only. Each subcommand calls one stage of the primus package.
 
 Exit codes: 0 success, 2 a configuration problem (nothing written, nothing launched), 1 a runtime failure
 (training or a verification check failed, a tool is missing). A PrimusError is printed as one clear message,
-never as a traceback.
+never as a traceback. Output piped into a reader that stops early (``| head``) ends quietly.
+
+Every CONFIG argument is a path to an experiment YAML or an experiment name looked up under
+``examples/*/configs/<platform>/`` exactly as ``snakemake train --config exp=NAME`` does
+(``primus.workflow.find_experiment``).
 """
 
 from __future__ import annotations
@@ -39,12 +44,31 @@ def _configs_root(args: argparse.Namespace) -> Path | None:
     return Path(args.configs_root) if getattr(args, "configs_root", None) else None
 
 
+def _examples_root() -> Path:
+    """The folder holding ``examples/``: the current one when it has them, else this checkout's root."""
+    here = Path.cwd()
+    if (here / "examples").is_dir():
+        return here
+    checkout = Path(__file__).resolve().parents[1]
+    return checkout if (checkout / "examples").is_dir() else here
+
+
+def _experiment(config: str, args: argparse.Namespace) -> str:
+    """CONFIG as given when it is a file or looks like a path; else the experiment that name refers to."""
+    from primus.workflow import DEFAULT_PLATFORM, find_experiment, is_path_like
+
+    if Path(config).is_file() or is_path_like(config):
+        return config
+    platform = getattr(args, "platform", None) or DEFAULT_PLATFORM
+    return str(find_experiment(config, platform=platform, root=_examples_root()))
+
+
 def _load_and_validate(config: str, overrides: Sequence[str], args: argparse.Namespace, *, preflight: bool):
     """Load one experiment, then validate it; returns (resolved, coerced config)."""
     from primus.config import load_experiment
     from primus.validate import validate
 
-    resolved = load_experiment(config, overrides, configs_root=_configs_root(args))
+    resolved = load_experiment(_experiment(config, args), overrides, configs_root=_configs_root(args))
     return resolved, validate(resolved, preflight=preflight)
 
 
@@ -91,18 +115,28 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from primus.validate import validate
 
     failed = 0
+    results = []
     for config in args.configs:
         try:
-            resolved = load_experiment(config, args.overrides, configs_root=_configs_root(args))
+            path = _experiment(config, args)
+            resolved = load_experiment(path, args.overrides, configs_root=_configs_root(args))
             validate(resolved, preflight=args.preflight)
         except PrimusError as error:
             failed += 1
-            print(f"✗ {config}", file=sys.stderr)
-            print(_indent(error.format()), file=sys.stderr)
+            problems = error.errors if isinstance(error, ConfigErrors) else [error]
+            results.append({"config": config, "valid": False, "problems": [p.to_json() for p in problems]})
+            if args.format == "text":
+                print(f"✗ {config}", file=sys.stderr)
+                print(_indent(error.format()), file=sys.stderr)
         else:
-            if not args.quiet:
-                print(f"✓ {config}")
+            results.append({"config": config, "valid": True, "problems": []})
+            if args.format == "text" and not args.quiet:
+                shown = "" if path == config else f"  ({path})"
+                print(f"✓ {config}{shown}")
     total = len(args.configs)
+    if args.format == "json":
+        print(json.dumps({"valid": not failed, "files": results}, indent=2))
+        return EXIT_CONFIG if failed else 0
     if failed:
         print(f"{failed} of {total} file{'s' if total != 1 else ''} invalid", file=sys.stderr)
         return EXIT_CONFIG
@@ -133,7 +167,9 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from primus.config import load_experiment
     from primus.validate import known_keys, schema_default
 
-    resolved = load_experiment(args.config, args.overrides, configs_root=_configs_root(args))
+    resolved = load_experiment(
+        _experiment(args.config, args), args.overrides, configs_root=_configs_root(args)
+    )
     key = args.key
     settings = resolved.provenance.get(key, [])
     if not settings:
@@ -208,8 +244,29 @@ def cmd_diff(args: argparse.Namespace) -> int:
     from primus.bundle import diff_bundles, format_diff
 
     differences = diff_bundles(Path(args.a), Path(args.b))
-    print(format_diff(differences))
-    return 0
+    if args.format == "json":
+        print(json.dumps([_diff_json(d) for d in differences], indent=2, default=str))
+    else:
+        print(format_diff(differences))
+    # As diff(1) and git diff --exit-code: 0 the same, 1 different (errors are 2 or 1 as everywhere).
+    return 1 if differences else 0
+
+
+def _diff_json(difference) -> dict[str, Any]:
+    from primus.bundle.diff import MISSING
+
+    def value(side: Any) -> Any:
+        return None if side is MISSING else side
+
+    return {
+        "key": difference.key,
+        "a": value(difference.a_value),
+        "b": value(difference.b_value),
+        "a_set": difference.a_value is not MISSING,
+        "b_set": difference.b_value is not MISSING,
+        "a_source": difference.a_source,
+        "b_source": difference.b_source,
+    }
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -270,13 +327,15 @@ def _freeze_and_train(config_path: str, overrides: Sequence[str], args: argparse
     from primus.backends.torchtitan import launch_command, train
     from primus.bundle import compute_bundle_path, freeze
 
-    resolved, config = _load_and_validate(config_path, overrides, args, preflight=not args.dry_run)
+    # Preflight (this machine) comes after the header, so a run that cannot start here still shows what
+    # it is; a dry run reports the preflight problems instead of stopping.
+    resolved, config = _load_and_validate(config_path, overrides, args, preflight=False)
     image_id = _read_image_id(getattr(args, "image_id_file", None))
     runs_dir = _runs_dir(args)
     model = config.get("model", {})
     job = config.get("job", {})
     print(f"framework:        {resolved.framework}")
-    print(f"experiment:       {config_path}")
+    print(f"experiment:       {resolved.path}")
     print(f"model config:     {resolved.model_preset}  ({resolved.origin_of('model.name') or '?'})")
     print(f"model:            {model.get('name')} / {model.get('flavor')}")
     print(f"job.description:  {job.get('description')}")
@@ -289,6 +348,10 @@ def _freeze_and_train(config_path: str, overrides: Sequence[str], args: argparse
             "launch: " + " ".join(launch_command(bundle, env=os.environ, job_config=config, check_host=False))
         )
         return 0
+    sys.stdout.flush()
+    from primus.validate import preflight
+
+    preflight(config, origin_of=resolved.origin_of)
     bundle = freeze(resolved, config, runs_dir=runs_dir, image_id=image_id)
     print(f"bundle:           {bundle}")
     sys.stdout.flush()
@@ -315,6 +378,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
     verdict = verify(
         Path(args.bundle), against=Path(args.against) if args.against else None, tolerance=args.tolerance
     )
+    if args.format == "json":
+        print(json.dumps({"bundle": args.bundle, **verdict.to_json()}, indent=2, allow_nan=False))
+        return 0 if verdict.passed else 1
     for check in verdict.checks:
         mark = {"pass": "✓", "fail": "✗", "skip": "-"}.get(check.status, "?")
         print(f"{mark} {check.name}: {check.message}")
@@ -343,6 +409,40 @@ def cmd_container(args: argparse.Namespace) -> int:
     raise PrimusError(f"unknown container action '{args.action}'", hint="primus-cli container build")
 
 
+#: How the seed guide's command is written; ``direct`` accepts nothing else after ``--``.
+DIRECT_USAGE = (
+    "primus-cli direct -- train pretrain --config CONFIG [--dry-run] [options] [--section.key VALUE ...]"
+)
+
+
+def direct_parser() -> argparse.ArgumentParser:
+    """The options after ``direct -- train pretrain`` (also shown by ``primus-cli direct --help``)."""
+    sub = argparse.ArgumentParser(
+        prog="primus-cli direct -- train pretrain",
+        usage=DIRECT_USAGE,
+        description="Primus's launcher form: load, validate, freeze and train one experiment.",
+        epilog=EXAMPLES["direct"],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub.add_argument("--config", required=True, metavar="CONFIG", help="experiment YAML or experiment name")
+    sub.add_argument(
+        "--dry-run", action="store_true", help="print the bundle and launch command; write nothing"
+    )
+    _add_platform(sub)
+    sub.add_argument(
+        "--runs-dir", help=f"where bundles go (default ${{PRIMUS_RUNS_DIR}} or ./{DEFAULT_RUNS_DIR})"
+    )
+    sub.add_argument("--configs-root", help="folder with modules/, models/, platforms/")
+    sub.add_argument("--image-id-file", help="image ID recorded by `primus-cli container build`")
+    return sub
+
+
+def _direct_options_help() -> str:
+    """The options section of ``direct_parser``'s help, for the ``direct`` subcommand's own --help."""
+    text = direct_parser().format_help()
+    return text[text.index("options:") :] if "options:" in text else text
+
+
 def cmd_direct(args: argparse.Namespace) -> int:
     """Primus's launcher form: ``primus-cli direct -- train pretrain --config FILE [overrides]``."""
     words = list(args.rest)
@@ -353,35 +453,127 @@ def cmd_direct(args: argparse.Namespace) -> int:
             f"unsupported command after 'direct --': {' '.join(words) or '(nothing)'}",
             hint="primus-cli direct -- train pretrain --config examples/torchtitan/configs/CPU/...yaml",
         )
-    sub = argparse.ArgumentParser(prog="primus-cli direct -- train pretrain", add_help=True)
-    sub.add_argument("--config", required=True, help="experiment YAML")
-    sub.add_argument(
-        "--dry-run", action="store_true", help="print the bundle and launch command; write nothing"
-    )
-    sub.add_argument(
-        "--runs-dir", help=f"where bundles go (default ${{PRIMUS_RUNS_DIR}} or ./{DEFAULT_RUNS_DIR})"
-    )
-    sub.add_argument("--configs-root", help="folder with modules/, models/, platforms/")
-    sub.add_argument("--image-id-file", help="image ID recorded by `primus-cli container build`")
-    known, extra = sub.parse_known_args(words[2:])
+    known, extra = direct_parser().parse_known_args(words[2:])
     return _freeze_and_train(known.config, _split_overrides(extra), known)
 
 
+def cmd_completion(args: argparse.Namespace) -> int:
+    """Print the shell code that completes primus-cli (argcomplete)."""
+    try:
+        import argcomplete
+    except ImportError:
+        from primus.errors import LaunchError
+
+        raise LaunchError(
+            "shell completion needs argcomplete, which is not installed",
+            hint="pip install -c constraints.txt argcomplete",
+        ) from None
+    print(argcomplete.shellcode(["primus-cli", "./primus-cli"], shell=args.shell), end="")
+    return 0
+
+
+def _complete_experiments(prefix: str, parsed_args: argparse.Namespace, **_: Any) -> list[str]:
+    """Experiment names of the chosen platform, and YAML files, for shell completion of CONFIG."""
+    from primus.workflow import DEFAULT_PLATFORM, examples_for_platform
+
+    if "/" not in prefix and not prefix.startswith("."):
+        platform = getattr(parsed_args, "platform", None) or DEFAULT_PLATFORM
+        names = list(examples_for_platform(platform, root=_examples_root()))
+    else:
+        head = prefix.rsplit("/", 1)[0] + "/" if "/" in prefix else ""
+        folder = Path(head or ".")
+        entries = sorted(folder.iterdir()) if folder.is_dir() else []
+        names = [
+            head + entry.name + ("/" if entry.is_dir() else "")
+            for entry in entries
+            if entry.is_dir() or entry.suffix in (".yaml", ".yml")
+        ]
+    return [name for name in names if name.startswith(prefix)]
+
+
 # ---------------------------------------------------------------------------------------------- parser
+
+
+#: The examples each --help ends with (commands a user can paste from the repository root).
+EXAMPLES = {
+    "primus-cli": """examples:
+  primus-cli validate qwen3_8B                 # an experiment name, looked up as snakemake does
+  primus-cli resolve --freeze examples/torchtitan/configs/CPU/llama3_debugmodel-pretrain.yaml
+  primus-cli train --bundle runs/EXP/HASH
+  primus-cli verify runs/EXP/HASH
+  primus-cli direct -- train pretrain --config qwen3_8B --dry-run
+  eval "$(primus-cli completion bash)"         # tab completion in this shell""",
+    "validate": """examples:
+  primus-cli validate qwen3_8B
+  primus-cli validate examples/torchtitan/configs/MI300X/*.yaml -q
+  primus-cli validate llama3_debugmodel --platform CPU --preflight --training.steps 5
+  primus-cli validate qwen3_8B --format json | jq '.files[].problems[]'""",
+    "resolve": """examples:
+  primus-cli resolve qwen3_8B --format json
+  primus-cli resolve --freeze llama3_debugmodel --platform CPU --training.steps 20""",
+    "explain": """examples:
+  primus-cli explain qwen3_8B training.steps
+  primus-cli explain qwen3_8B training        # every key of a section and who set it""",
+    "models": """examples:
+  primus-cli models
+  primus-cli models --family qwen3 --format json""",
+    "check-bundle": """examples:
+  primus-cli check-bundle runs/EXP/HASH""",
+    "diff": """examples:
+  primus-cli diff runs/EXP/HASH_A runs/EXP/HASH_B          # exit 0 the same, 1 different
+  primus-cli diff runs/EXP/HASH_A runs/EXP/HASH_B --format json""",
+    "train": """examples:
+  primus-cli train --bundle runs/EXP/HASH               # resumes from the latest checkpoint
+  primus-cli train --bundle runs/EXP/HASH --dry-run     # the torchrun command only
+  primus-cli train llama3_debugmodel --platform CPU     # freeze, then train""",
+    "verify": """examples:
+  primus-cli verify runs/EXP/HASH
+  primus-cli verify runs/EXP/HASH --against runs/EXP/OTHER_HASH --tolerance 0.01
+  primus-cli verify runs/EXP/HASH --format json""",
+    "container": """examples:
+  primus-cli container build --variant cpu
+  primus-cli container build --gpu-arch gfx950 --dry-run""",
+    "direct": """examples:
+  primus-cli direct -- train pretrain --config examples/torchtitan/configs/MI300X/qwen3_8B-BF16-pretrain.yaml
+  primus-cli direct -- train pretrain --config qwen3_8B --dry-run
+  primus-cli direct -- train pretrain --config llama3_debugmodel --platform CPU --training.steps 5""",
+    "completion": """examples:
+  primus-cli completion bash > ~/.local/share/bash-completion/completions/primus-cli
+  eval "$(primus-cli completion bash)"          # this shell only""",
+}
+
+
+def _add_platform(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--platform",
+        help="platform folder an experiment NAME is looked up in (examples/*/configs/PLATFORM/; "
+        "default MI300X, as the workflow's `platform`)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="primus-cli",
         description="Reproducible TorchTitan pre-training from layered Primus experiment configs.",
-        epilog="Overrides: any '--section.key value' (or section.key=value) after CONFIG. Exit codes: "
-        "0 ok, 2 configuration problem (nothing written), 1 runtime failure.",
+        epilog="CONFIG is an experiment YAML or an experiment name (looked up under "
+        "examples/*/configs/PLATFORM/ as `snakemake train --config exp=NAME` does).\n"
+        "Overrides: any '--section.key value' (or section.key=value) after CONFIG.\n"
+        "Exit codes: 0 ok, 2 configuration problem (nothing written), 1 runtime failure.\n\n"
+        + EXAMPLES["primus-cli"],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"primus-cli {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def add(name: str, func, help_text: str) -> argparse.ArgumentParser:
-        command = commands.add_parser(name, help=help_text, description=help_text)
+    def add(name: str, func, help_text: str, **extra: Any) -> argparse.ArgumentParser:
+        command = commands.add_parser(
+            name,
+            help=help_text,
+            description=help_text,
+            epilog=EXAMPLES.get(name),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+            **extra,
+        )
         command.set_defaults(func=func)
         return command
 
@@ -392,16 +584,29 @@ def build_parser() -> argparse.ArgumentParser:
             "or the package's primus/configs)",
         )
 
+    def add_config(command: argparse.ArgumentParser, **options: Any) -> None:
+        argument = command.add_argument(
+            options.pop("dest", "config"), metavar="CONFIG", help="experiment YAML or name", **options
+        )
+        argument.completer = _complete_experiments  # read by argcomplete
+        _add_platform(command)
+
     command = add("validate", cmd_validate, "check experiment files; print every problem with file:line")
-    command.add_argument("configs", nargs="+", metavar="CONFIG")
+    add_config(command, dest="configs", nargs="+")
     command.add_argument(
         "--preflight", action="store_true", help="also check this machine (memory, converters, assets)"
     )
     command.add_argument("-q", "--quiet", action="store_true", help="print problems only")
+    command.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="json: every file and problem (file, line, key, severity, message, hint) on stdout",
+    )
     add_roots(command)
 
     command = add("resolve", cmd_resolve, "print the resolved module config, or freeze it into a run bundle")
-    command.add_argument("config", metavar="CONFIG")
+    add_config(command)
     command.add_argument("--format", choices=("yaml", "json"), default="yaml")
     command.add_argument(
         "--freeze", action="store_true", help="write runs/<exp_name>/<hash>/ and print its path"
@@ -413,7 +618,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_roots(command)
 
     command = add("explain", cmd_explain, "show the final value of KEY and every layer that set it")
-    command.add_argument("config", metavar="CONFIG")
+    add_config(command)
     command.add_argument("key", metavar="KEY", help="dotted key, e.g. training.steps")
     add_roots(command)
 
@@ -424,14 +629,15 @@ def build_parser() -> argparse.ArgumentParser:
     command = add("check-bundle", cmd_check_bundle, "re-verify every digest of a frozen run bundle")
     command.add_argument("bundle", metavar="BUNDLE")
 
-    command = add("diff", cmd_diff, "per-key differences between two run bundles")
+    command = add("diff", cmd_diff, "per-key differences between two run bundles (exit 1 when they differ)")
     command.add_argument("a", metavar="BUNDLE_A")
     command.add_argument("b", metavar="BUNDLE_B")
+    command.add_argument("--format", choices=("table", "json"), default="table")
 
     command = add(
         "train", cmd_train, "train from a frozen bundle (or freeze CONFIG first), resuming when interrupted"
     )
-    command.add_argument("config", nargs="?", metavar="CONFIG")
+    add_config(command, nargs="?")
     command.add_argument("--bundle", help="a frozen run bundle folder")
     command.add_argument("--dry-run", action="store_true", help="print the launch command; write nothing")
     command.add_argument(
@@ -459,6 +665,9 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         help="relative tolerance for --against (default: exact for deterministic CPU runs, else 1e-2)",
     )
+    command.add_argument(
+        "--format", choices=("text", "json"), default="text", help="json: the verdict on stdout"
+    )
 
     command = add("container", cmd_container, "build the training image from containers/")
     command.add_argument("action", choices=("build",))
@@ -469,10 +678,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     command.add_argument("--engine", help="docker, podman-api or buildah (default: the first that answers)")
 
-    command = add(
-        "direct", cmd_direct, "Primus launcher form: direct -- train pretrain --config FILE [overrides]"
+    command = commands.add_parser(
+        "direct",
+        help="Primus launcher form: direct -- train pretrain --config CONFIG [overrides]",
+        description="Primus's launcher form: load, validate, freeze and train one experiment.",
+        usage=DIRECT_USAGE,
+        epilog=_direct_options_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        add_help=False,
     )
-    command.add_argument("rest", nargs=argparse.REMAINDER)
+    command.add_argument("-h", "--help", action="help", help=argparse.SUPPRESS)
+    command.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    command.set_defaults(func=cmd_direct)
+
+    command = add("completion", cmd_completion, "print shell code for tab completion (argcomplete)")
+    command.add_argument("shell", choices=("bash", "zsh", "fish", "tcsh", "powershell"))
     return parser
 
 
@@ -480,9 +700,21 @@ def build_parser() -> argparse.ArgumentParser:
 _TAKES_OVERRIDES = {"validate", "resolve", "explain", "train"}
 
 
+def _autocomplete(parser: argparse.ArgumentParser) -> None:
+    """Answer a shell completion request (argcomplete sets _ARGCOMPLETE) and exit; else do nothing."""
+    if "_ARGCOMPLETE" not in os.environ:
+        return
+    try:
+        import argcomplete
+    except ImportError:
+        return
+    argcomplete.autocomplete(parser)
+
+
 @cli_boundary
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    _autocomplete(parser)
     args, extra = parser.parse_known_args(argv)
     if extra:
         if args.command not in _TAKES_OVERRIDES:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -60,6 +61,17 @@ class PrimusError(Exception):
 
     def __str__(self) -> str:
         return self.format()
+
+    def to_json(self) -> dict[str, Any]:
+        """The problem as data for ``--format json``: file, line, key, severity, message, hint."""
+        return {
+            "file": self.file,
+            "line": self.line,
+            "key": self.key,
+            "severity": getattr(self, "severity", "error"),
+            "message": self.message,
+            "hint": self.hint,
+        }
 
 
 class ConfigError(PrimusError):
@@ -377,13 +389,15 @@ def report_error(error: PrimusError, stream: Any = None) -> int:
 
 #: Exit status after Ctrl-C (128 + SIGINT), as shells report it.
 EXIT_INTERRUPTED = 130
+#: Exit status when the reader of stdout closed it early (128 + SIGPIPE, as a shell reports it).
+EXIT_BROKEN_PIPE = 141
 
 
 def cli_boundary(main: Callable[..., int]) -> Callable[..., int]:
     """The error boundary of every command-line entry point (``primus-cli``, ``python -m primus.*``).
 
     A ``PrimusError`` becomes its message on stderr and its exit code (never a traceback); Ctrl-C becomes
-    "interrupted" and 130. Anything else is a bug and keeps its traceback.
+    "interrupted" and 130; a closed stdout pipe ends quietly with 141. Anything else is a bug and keeps its traceback.
     """
 
     @functools.wraps(main)
@@ -395,5 +409,10 @@ def cli_boundary(main: Callable[..., int]) -> Callable[..., int]:
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)
             return EXIT_INTERRUPTED
+        except BrokenPipeError:
+            # The reader stopped early (`primus-cli models | head`): end quietly, as coreutils do. Point
+            # stdout at /dev/null so the interpreter's final flush does not raise again.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return EXIT_BROKEN_PIPE
 
     return bounded

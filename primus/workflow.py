@@ -89,7 +89,8 @@ def find_experiment(exp: str, *, platform: str = DEFAULT_PLATFORM, root: Path = 
             return _display_path(root / path)
         if not path.is_file():
             raise ExperimentNotFoundError(
-                f"experiment file {exp} does not exist",
+                f"experiment file {exp} does not exist"
+                + ("" if path.is_absolute() else f" (looked for it in {Path.cwd()} and {root.resolve()})"),
                 hint="give a path to an existing YAML file, or an experiment name such as exp=qwen3_8B",
             )
         return path

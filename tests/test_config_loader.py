@@ -310,7 +310,7 @@ BAD_EXPERIMENTS = [
         {},
         (),
         ConfigFileNotFoundError,
-        "exp.yaml: experiment file does not exist\n"
+        "exp.yaml: experiment file does not exist (looked for it in {cwd})\n"
         "  hint: give the path of an experiment YAML, e.g. examples/torchtitan/configs/CPU/<name>.yaml",
     ),
 ]
@@ -326,7 +326,7 @@ def test_bad_experiment_gives_one_clear_message(tree, files, overrides, error_cl
     with pytest.raises(error_class) as caught:
         load("exp.yaml", *overrides)
     assert caught.value.exit_code == EXIT_CONFIG
-    assert caught.value.format() == message
+    assert caught.value.format() == message.replace("{cwd}", str(Path.cwd()))
 
 
 def test_unknown_key_error_carries_the_suggestion_and_the_valid_keys(tree):

@@ -64,7 +64,7 @@ def test_missing_file_is_a_bundle_error_with_a_hint(tmp_path):
     error = caught.value
     assert error.file == "run/train/metrics.jsonl"
     assert error.message == "no metrics file: training has not run in this bundle, or wrote nothing"
-    assert error.hint == "run the train stage first (`primus-cli train BUNDLE`), then verify"
+    assert error.hint == "run the train stage first (`primus-cli train --bundle run`), then verify"
     assert error.exit_code == 2
 
 

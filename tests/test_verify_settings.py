@@ -80,7 +80,8 @@ def test_missing_bundle_is_a_bundle_error(tmp_path):
         read_settings(tmp_path / "nope")
     assert (caught.value.file, caught.value.message) == (str(tmp_path / "nope"), "no run bundle here")
     assert (
-        caught.value.hint == "pass the bundle folder runs/<exp_name>/<hash> that `primus-cli freeze` printed"
+        caught.value.hint
+        == "pass the bundle folder runs/<exp_name>/<hash> that `primus-cli resolve --freeze CONFIG` printed"
     )
 
 

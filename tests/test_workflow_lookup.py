@@ -88,7 +88,11 @@ def test_find_experiment_returns_a_path_unchanged(examples):
             id="unknown-platform",
         ),
         pytest.param(
-            "missing/exp.yaml", "MI300X", "experiment file missing/exp.yaml does not exist", [], id="path"
+            "missing/exp.yaml",
+            "MI300X",
+            "experiment file missing/exp.yaml does not exist (looked for it in {cwd} and {root})",
+            [],
+            id="path",
         ),
         pytest.param(" ", "MI300X", "empty experiment name", [], id="empty"),
     ],
@@ -96,7 +100,7 @@ def test_find_experiment_returns_a_path_unchanged(examples):
 def test_find_experiment_errors_name_the_candidates(examples, exp, platform, message, candidates):
     with pytest.raises(ExperimentNotFoundError) as caught:
         find_experiment(exp, platform=platform, root=examples)
-    assert caught.value.message == message
+    assert caught.value.message == message.format(cwd=Path.cwd(), root=examples.resolve())
     assert caught.value.candidates == candidates
     assert caught.value.key == "exp"
     assert caught.value.exit_code == EXIT_CONFIG

@@ -53,7 +53,7 @@ def check_bundle(path: Path) -> None:
         raise BundleError(
             "no run bundle here (not a folder)",
             file=str(bundle),
-            hint="give the runs/<exp_name>/<hash> folder that `primus-cli freeze` printed",
+            hint="give the runs/<exp_name>/<hash> folder that `primus-cli resolve --freeze CONFIG` printed",
         )
     manifest = _read_manifest(bundle)
     if manifest.get("format") != BUNDLE_FORMAT:
@@ -207,5 +207,5 @@ def load_bundle(path: Path, *, verify: bool = True) -> FrozenBundle:
         raise BundleError(
             f"the bundle cannot be read: {type(error).__name__}: {error}",
             file=str(bundle),
-            hint="run `primus-cli check-bundle` on it, then freeze the experiment again",
+            hint=f"run `primus-cli check-bundle {bundle}`, then freeze the experiment again",
         ) from error

@@ -531,6 +531,8 @@ def load_experiment(
     shown = display_path(experiment_path)
     if not experiment_path.is_file():
         what = "is a folder, not a file" if experiment_path.is_dir() else "does not exist"
+        if not experiment_path.is_absolute() and not experiment_path.is_dir():
+            what += f" (looked for it in {Path.cwd()})"
         raise ConfigFileNotFoundError(
             f"experiment file {what}",
             file=shown,

@@ -257,7 +257,8 @@ def _run_spec(
     bundle = bundle.resolve()
     if not bundle.is_dir():
         raise ContainerError(
-            f"run bundle {bundle} does not exist", hint="freeze the experiment first (primus-cli resolve)"
+            f"run bundle {bundle} does not exist",
+            hint="freeze the experiment first (primus-cli resolve --freeze CONFIG)",
         )
     target = f"{CONTAINER_RUNS_DIR}/{bundle.parent.name}/{bundle.name}"
     use_gpu = Path("/dev/kfd").exists() if gpu is None else gpu

@@ -92,7 +92,7 @@ def field_spec(dotted_key: str) -> dict[str, Any]:
         raise ConfigKeyError(
             f"Unknown config key '{dotted_key}'",
             key=dotted_key,
-            hint="run `primus-cli explain` to list the valid keys",
+            hint="`primus-cli resolve CONFIG` prints every key with its value",
         ) from None
 
 

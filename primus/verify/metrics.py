@@ -53,6 +53,12 @@ class MetricsLog:
         return [record.loss for record in self.steps]
 
 
+def _bundle_of(shown: str) -> str:
+    """The bundle folder a ``<bundle>/train/metrics.jsonl`` path lies in, as shown; else ``BUNDLE``."""
+    shown_path = Path(shown)
+    return str(shown_path.parents[1]) if shown_path.parent.name == "train" else "BUNDLE"
+
+
 def read_metrics(path: Path, *, display: str | None = None) -> MetricsLog:
     """Parse a metrics file; raise ``BundleError`` naming ``file:line`` for a missing file or a bad record.
 
@@ -63,7 +69,7 @@ def read_metrics(path: Path, *, display: str | None = None) -> MetricsLog:
         raise BundleError(
             "no metrics file: training has not run in this bundle, or wrote nothing",
             file=shown,
-            hint="run the train stage first (`primus-cli train BUNDLE`), then verify",
+            hint=f"run the train stage first (`primus-cli train --bundle {_bundle_of(shown)}`), then verify",
         )
     text = path.read_text(encoding="utf-8", errors="replace")
     lines = text.splitlines()

@@ -46,13 +46,19 @@ class RunSettings:
         return [step for step in range(1, self.steps + 1) if step == 1 or step % self.log_freq == 0]
 
 
+#: What to pass instead of a folder that is not a bundle.
+BUNDLE_HINT = (
+    "pass the bundle folder runs/<exp_name>/<hash> that `primus-cli resolve --freeze CONFIG` printed"
+)
+
+
 def read_settings(bundle: Path) -> RunSettings:
     """Read ``resolved.yaml`` (and the recorded device); ``BundleError`` when the bundle is unusable."""
     if not bundle.is_dir():
         raise BundleError(
             "no run bundle here",
             file=str(bundle),
-            hint="pass the bundle folder runs/<exp_name>/<hash> that `primus-cli freeze` printed",
+            hint=BUNDLE_HINT,
         )
     path = bundle / "resolved.yaml"
     shown = str(path)
@@ -60,7 +66,7 @@ def read_settings(bundle: Path) -> RunSettings:
         raise BundleError(
             "no resolved.yaml: this folder is not a frozen run bundle",
             file=shown,
-            hint="pass the bundle folder runs/<exp_name>/<hash> that `primus-cli freeze` printed",
+            hint=BUNDLE_HINT,
         )
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))

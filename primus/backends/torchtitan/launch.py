@@ -235,7 +235,8 @@ def read_job_config(bundle: Path) -> dict[str, Any]:
         raise BundleError(
             "the run bundle has no job_config.toml",
             file=str(path),
-            hint="freeze the experiment first (primus-cli freeze) and pass the bundle folder",
+            hint="freeze the experiment first (primus-cli resolve --freeze CONFIG) and pass the bundle "
+            "folder it prints",
         ) from None
     except tomllib.TOMLDecodeError as error:
         raise BundleError(f"job_config.toml is not valid TOML: {error}", file=str(path)) from None
