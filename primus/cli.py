@@ -23,6 +23,7 @@ from typing import Any
 from primus import __version__
 from primus.errors import (
     EXIT_CONFIG,
+    ConfigErrors,
     ConfigKeyError,
     PrimusError,
     cli_boundary,

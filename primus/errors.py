@@ -397,7 +397,8 @@ def cli_boundary(main: Callable[..., int]) -> Callable[..., int]:
     """The error boundary of every command-line entry point (``primus-cli``, ``python -m primus.*``).
 
     A ``PrimusError`` becomes its message on stderr and its exit code (never a traceback); Ctrl-C becomes
-    "interrupted" and 130; a closed stdout pipe ends quietly with 141. Anything else is a bug and keeps its traceback.
+    "interrupted" and 130; a closed stdout pipe ends quietly with 141. Anything else is a bug and keeps
+    its traceback.
     """
 
     @functools.wraps(main)
