@@ -33,6 +33,7 @@ from primus.errors import (
 
 #: Where bundles go unless --runs-dir or $PRIMUS_RUNS_DIR says otherwise (relative to the current directory).
 DEFAULT_RUNS_DIR = "runs"
+STRICT_HELP = "treat warnings (what TorchTitan adjusts at run time, keys with no effect here) as errors"
 
 # ---------------------------------------------------------------------------------------------- helpers
 
@@ -65,12 +66,26 @@ def _experiment(config: str, args: argparse.Namespace) -> str:
 
 
 def _load_and_validate(config: str, overrides: Sequence[str], args: argparse.Namespace, *, preflight: bool):
-    """Load one experiment, then validate it; returns (resolved, coerced config)."""
+    """Load one experiment, then validate it; print its warnings; returns (resolved, coerced config)."""
     from primus.config import load_experiment
-    from primus.validate import validate
+    from primus.validate import check
 
     resolved = load_experiment(_experiment(config, args), overrides, configs_root=_configs_root(args))
-    return resolved, validate(resolved, preflight=preflight)
+    validation = check(resolved, preflight=preflight, strict=getattr(args, "strict", False))
+    _print_warnings(validation.warnings)
+    return resolved, validation.config
+
+
+def _print_warnings(warnings: Sequence[PrimusError], indent: str = "") -> None:
+    """Each warning as an error is printed (file:line: key: warning: message, then the hint), on stderr."""
+    for warning in warnings:
+        print("\n".join(indent + line for line in warning.format().splitlines()), file=sys.stderr)
+    if warnings:
+        count = len(warnings)
+        print(
+            f"{indent}{count} warning{'s' if count != 1 else ''} (--strict makes them errors)",
+            file=sys.stderr,
+        )
 
 
 def _read_image_id(path: str | None) -> str | None:
@@ -113,7 +128,7 @@ def _split_overrides(extra: list[str]) -> list[str]:
 def cmd_validate(args: argparse.Namespace) -> int:
     """Validate every file; print every problem of every file; exit 2 when any file is invalid."""
     from primus.config import load_experiment
-    from primus.validate import validate
+    from primus.validate import check
 
     failed = 0
     results = []
@@ -121,7 +136,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         try:
             path = _experiment(config, args)
             resolved = load_experiment(path, args.overrides, configs_root=_configs_root(args))
-            validate(resolved, preflight=args.preflight)
+            validation = check(resolved, preflight=args.preflight, strict=args.strict)
         except PrimusError as error:
             failed += 1
             problems = error.errors if isinstance(error, ConfigErrors) else [error]
@@ -130,10 +145,15 @@ def cmd_validate(args: argparse.Namespace) -> int:
                 print(f"✗ {config}", file=sys.stderr)
                 print(_indent(error.format()), file=sys.stderr)
         else:
-            results.append({"config": config, "valid": True, "problems": []})
-            if args.format == "text" and not args.quiet:
-                shown = "" if path == config else f"  ({path})"
-                print(f"✓ {config}{shown}")
+            warnings = validation.warnings
+            results.append({"config": config, "valid": True, "problems": [w.to_json() for w in warnings]})
+            if args.format == "text":
+                if not args.quiet:
+                    shown = "" if path == config else f"  ({path})"
+                    count = len(warnings)
+                    note = f" ({count} warning{'s' if count != 1 else ''})" if count else ""
+                    print(f"✓ {config}{shown}{note}")
+                _print_warnings(warnings, indent="  ")
     total = len(args.configs)
     if args.format == "json":
         print(json.dumps({"valid": not failed, "files": results}, indent=2))
@@ -435,6 +455,7 @@ def direct_parser() -> argparse.ArgumentParser:
     )
     sub.add_argument("--configs-root", help="folder with modules/, models/, platforms/")
     sub.add_argument("--image-id-file", help="image ID recorded by `primus-cli container build`")
+    sub.add_argument("--strict", action="store_true", help=STRICT_HELP)
     return sub
 
 
@@ -578,6 +599,9 @@ def build_parser() -> argparse.ArgumentParser:
         command.set_defaults(func=func)
         return command
 
+    def add_strict(command: argparse.ArgumentParser) -> None:
+        command.add_argument("--strict", action="store_true", help=STRICT_HELP)
+
     def add_roots(command: argparse.ArgumentParser) -> None:
         command.add_argument(
             "--configs-root",
@@ -604,6 +628,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="text",
         help="json: every file and problem (file, line, key, severity, message, hint) on stdout",
     )
+    add_strict(command)
     add_roots(command)
 
     command = add("resolve", cmd_resolve, "print the resolved module config, or freeze it into a run bundle")
@@ -616,6 +641,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--runs-dir", help=f"where bundles go (default $PRIMUS_RUNS_DIR or ./{DEFAULT_RUNS_DIR})"
     )
     command.add_argument("--image-id-file", help="image ID recorded by `primus-cli container build`")
+    add_strict(command)
     add_roots(command)
 
     command = add("explain", cmd_explain, "show the final value of KEY and every layer that set it")
@@ -654,6 +680,7 @@ def build_parser() -> argparse.ArgumentParser:
     command.add_argument(
         "--container-variant", choices=("rocm", "cpu"), default="rocm", help="image to train in"
     )
+    add_strict(command)
     add_roots(command)
 
     command = add("verify", cmd_verify, "check a trained bundle and write verify/verdict.json and a report")

@@ -20,6 +20,9 @@ EXIT_CONFIG = 2
 #: Exit status for runtime failures (training failed, a verification check failed, a tool is missing).
 EXIT_RUNTIME = 1
 
+#: The two severities of a validation problem.
+SEVERITIES = ("error", "warning")
+
 _UNSET: Any = object()
 
 
@@ -37,9 +40,15 @@ class PrimusError(Exception):
         key: str | None = None,
         value: Any = _UNSET,
         hint: str | None = None,
+        severity: str = "error",
     ) -> None:
         super().__init__(message)
+        if severity not in SEVERITIES:
+            raise ValueError(f"severity must be one of {SEVERITIES}, got {severity!r}")
         self.message = message
+        #: "error" stops before anything is written; "warning" (something TorchTitan adjusts at run time, a
+        #: key with no effect on this host) is printed the same way and leaves the exit status 0
+        self.severity = severity
         self.file = file
         self.line = line
         self.key = key
@@ -54,10 +63,25 @@ class PrimusError(Exception):
             return ""
         return f"{self.file}:{self.line}" if self.line else self.file
 
+    @property
+    def is_warning(self) -> bool:
+        return self.severity == "warning"
+
     def format(self) -> str:
-        """The text the CLI prints: ``file:line: key: message`` then an indented hint."""
-        head = ": ".join(part for part in (self.location, self.key, self.message) if part)
+        """The text the CLI prints: ``file:line: key: message`` then an indented hint; a warning's message
+        starts with ``warning:``."""
+        message = f"warning: {self.message}" if self.is_warning else self.message
+        head = ": ".join(part for part in (self.location, self.key, message) if part)
         return f"{head}\n  hint: {self.hint}" if self.hint else head
+
+    def as_error(self, reason: str) -> PrimusError:
+        """A copy of this problem with severity "error" (``--strict``); ``reason`` ends the hint."""
+        error = type(self).__new__(type(self), *self.args)  # subclasses' __init__ take other arguments
+        error.__dict__.update(self.__dict__)
+        error.args = self.args
+        error.severity = "error"
+        error.hint = f"{self.hint}; {reason}" if self.hint else reason
+        return error
 
     def __str__(self) -> str:
         return self.format()

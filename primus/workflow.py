@@ -193,6 +193,8 @@ class RunPlan:
     overrides: tuple[str, ...]
     key: str
     bundle: Path | None
+    #: ``strict: true`` in the workflow config: validation warnings are errors (``primus-cli ... --strict``)
+    strict: bool = False
     resources: SlurmResources = field(default_factory=SlurmResources)
     resolved: Any = field(default=None, repr=False, compare=False)
     config: Any = field(default=None, repr=False, compare=False)
@@ -258,7 +260,7 @@ def plan_run(workflow_config: Mapping[str, Any], *, root: Path = Path()) -> RunP
     """Find, load and validate the experiment of ``workflow_config`` and compute its paths (no writes).
 
     ``workflow_config`` is Snakemake's ``config`` after schema validation (keys: exp, platform, runtime,
-    runs_dir, overrides, slurm). Raises PrimusError subclasses with file:line for any config problem.
+    runs_dir, overrides, strict, slurm). Raises PrimusError subclasses with file:line for any config problem.
     """
     from primus.bundle import bundle_path
     from primus.config import load_experiment
@@ -279,8 +281,9 @@ def plan_run(workflow_config: Mapping[str, Any], *, root: Path = Path()) -> RunP
     )
     overrides = _overrides(workflow_config.get("overrides"))
     runs_dir = Path(str(workflow_config.get("runs_dir", DEFAULT_RUNS_DIR)))
+    strict = bool(workflow_config.get("strict", False))
     resolved = load_experiment(experiment, overrides)
-    config = validate(resolved)
+    config = validate(resolved, strict=strict)
     host_bundle = Path(bundle_path(resolved, config, runs_dir=runs_dir, image_id=None))
     resources = slurm_resources(workflow_config.get("slurm") or {}, config)
     return RunPlan(
@@ -291,6 +294,7 @@ def plan_run(workflow_config: Mapping[str, Any], *, root: Path = Path()) -> RunP
         overrides=overrides,
         key=host_bundle.name,
         bundle=host_bundle if runtime == "host" else None,
+        strict=strict,
         resources=resources,
         resolved=resolved,
         config=config,

@@ -12,7 +12,7 @@ from typing import NamedTuple
 import pytest
 
 from primus.errors import ConfigErrors, ConfigKeyError, ConfigTypeError, ConfigValueError, UnknownKeyError
-from primus.validate import validate
+from primus.validate import check, validate
 from primus.validate.testing import CLI, EXPERIMENT, MODEL_PRESET, MODULE_PRESET, resolved
 
 
@@ -413,15 +413,6 @@ CASES = {
         20,
         "expert_parallel_degree(2) needs experts, but llama3 debugmodel is not an MoE model",
     ),
-    "seq-len-beyond-flavor-max": Case(
-        [("overrides", {"model.name": "qwen3", "training.seq_len": 8192})],
-        ConfigValueError,
-        "training.seq_len",
-        EXPERIMENT,
-        21,
-        "seq_len(8192) exceeds max_seq_len(4096) of qwen3 debugmodel",
-        hint="set training.seq_len to at most 4096",
-    ),
     "seq-len-not-divisible-for-tp-and-cp": Case(
         [("overrides", {"training.seq_len": 255})],
         ConfigValueError,
@@ -437,23 +428,6 @@ CASES = {
         EXPERIMENT,
         21,
         "context parallelism needs SDPA attention, but llama3 debugmodel_flex_attn uses attn_type 'flex'",
-    ),
-    "warmup-longer-than-training": Case(
-        [("overrides", {"lr_scheduler.warmup_steps": 200, "training.steps": 15})],
-        ConfigValueError,
-        "lr_scheduler.warmup_steps",
-        EXPERIMENT,
-        20,
-        "warmup_steps(200) exceeds training.steps(15): the learning rate would never finish warming up",
-    ),
-    "warmup-longer-than-scheduler-total": Case(
-        [("overrides", {"lr_scheduler.total_steps": 5, "lr_scheduler.warmup_steps": 8})],
-        ConfigValueError,
-        "lr_scheduler.warmup_steps",
-        EXPERIMENT,
-        21,
-        "warmup_steps(8) exceeds lr_scheduler.total_steps(5): "
-        "the learning rate would never finish warming up",
     ),
     "global-batch-not-a-multiple": Case(
         [("overrides", {"training.global_batch_size": 6})],
@@ -515,6 +489,82 @@ CASES = {
         "so its keys cannot be checked",
     ),
 }
+
+
+#: What TorchTitan 0.2.2 adjusts at run time by a documented rule (it logs a warning and carries on): each a
+#: warning here, an error only with strict=True (--strict).
+WARNING_CASES = {
+    "seq-len-beyond-flavor-max": Case(
+        [("overrides", {"model.name": "qwen3", "training.seq_len": 8192})],
+        ConfigValueError,
+        "training.seq_len",
+        EXPERIMENT,
+        21,
+        "seq_len(8192) exceeds max_seq_len(4096) of qwen3 debugmodel: "
+        "TorchTitan will raise the model's max_seq_len to 8192",
+        hint="set training.seq_len to at most 4096, or accept the longer RoPE table",
+    ),
+    "warmup-longer-than-training": Case(
+        [("overrides", {"lr_scheduler.warmup_steps": 200, "training.steps": 15})],
+        ConfigValueError,
+        "lr_scheduler.warmup_steps",
+        EXPERIMENT,
+        20,
+        "warmup_steps(200) exceeds training.steps(15): TorchTitan will clamp the warmup to 15 steps, "
+        "so the learning rate peaks only at the last step",
+        hint="set lr_scheduler.warmup_steps to at most 15 (commonly a few percent of the steps)",
+    ),
+    "warmup-longer-than-scheduler-total": Case(
+        [("overrides", {"lr_scheduler.total_steps": 5, "lr_scheduler.warmup_steps": 8})],
+        ConfigValueError,
+        "lr_scheduler.warmup_steps",
+        EXPERIMENT,
+        21,
+        "warmup_steps(8) exceeds lr_scheduler.total_steps(5): TorchTitan will clamp the warmup to 5 steps, "
+        "so the learning rate peaks only at the last step",
+    ),
+    "warmup-plus-decay-longer-than-training": Case(
+        [("overrides", {"lr_scheduler.warmup_steps": 4, "lr_scheduler.decay_ratio": 0.8})],
+        ConfigValueError,
+        "lr_scheduler.decay_ratio",
+        EXPERIMENT,
+        21,
+        "warmup(4) + decay(8 = training.steps(10) * decay_ratio(0.8)) steps exceed training.steps(10): "
+        "TorchTitan will shorten the decay to 6 steps",
+        hint="lower lr_scheduler.decay_ratio to at most 0.6 or shorten the warmup",
+    ),
+}
+
+
+def _located(problem) -> tuple:
+    return (problem.key, problem.file, problem.line, problem.message)
+
+
+@pytest.mark.parametrize("case", WARNING_CASES.values(), ids=WARNING_CASES.keys())
+def test_what_torchtitan_adjusts_at_run_time_is_one_exact_warning(case: Case) -> None:
+    validation = check(resolved(*case.layers), env=case.env)
+    assert [type(w) for w in validation.warnings] == [case.error]
+    (warning,) = validation.warnings
+    assert warning.severity == "warning"
+    assert _located(warning) == (case.key, case.file, case.line, case.message)
+    if case.hint is not None:
+        assert warning.hint == case.hint
+    assert warning.format().splitlines()[0] == f"{case.file}:{case.line}: {case.key}: warning: {case.message}"
+
+
+@pytest.mark.parametrize("case", WARNING_CASES.values(), ids=WARNING_CASES.keys())
+def test_strict_turns_each_warning_into_the_same_error(case: Case) -> None:
+    with pytest.raises(ConfigErrors) as caught:
+        check(resolved(*case.layers), env=case.env, strict=True)
+    (error,) = caught.value.errors
+    assert error.severity == "error"
+    assert _located(error) == (case.key, case.file, case.line, case.message)
+    assert error.hint.endswith("an error because of --strict (without it this is a warning)")
+    assert error.format().splitlines()[0] == f"{case.file}:{case.line}: {case.key}: {case.message}"
+
+
+def test_a_valid_config_has_no_warnings() -> None:
+    assert check(resolved(), env={}).warnings == []
 
 
 @pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())

@@ -13,16 +13,19 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from primus.config.model import ResolvedExperiment
-from primus.errors import ConfigErrors
+from primus.errors import ConfigError, ConfigErrors
 from primus.validate import schema
 from primus.validate.checks import check_all
 from primus.validate.keys import check_tree
 from primus.validate.report import Report
 
 __all__ = [
+    "Validation",
+    "check",
     "field_doc",
     "field_type",
     "known_keys",
@@ -33,21 +36,31 @@ __all__ = [
 ]
 
 
-def validate(
+#: What ``--strict`` adds to the hint of a warning it turns into an error.
+STRICT_REASON = "an error because of --strict (without it this is a warning)"
+
+
+@dataclass
+class Validation:
+    """The outcome of a validation that found no error: the coerced config and the warnings."""
+
+    config: dict[str, Any]
+    warnings: list[ConfigError] = field(default_factory=list)
+
+
+def check(
     resolved: ResolvedExperiment,
     *,
     preflight: bool = False,
     env: Mapping[str, str] | None = None,
     host: Any = None,
-) -> dict[str, Any]:
-    """The module config with every value coerced to its schema type (same nesting as ``resolved.config``).
+    strict: bool = False,
+) -> Validation:
+    """Validate ``resolved``: the coerced config and every warning, or ``ConfigErrors`` with every error.
 
-    Raises ``ConfigErrors`` listing every problem: unknown keys (with the closest valid key), wrong types,
-    unknown model family/flavor/converter, cross-field rules (parallel degrees vs. world size, heads vs.
-    tensor parallelism, seq_len vs. the flavor, warmup vs. steps ...). ``env`` (default ``os.environ``)
-    gives the world size: ``WORLD_SIZE``, else ``NNODES * GPUS_PER_NODE``; when neither is set the degree
-    product is not checked. ``preflight=True`` adds the checks about this machine (see ``preflight``);
-    ``host`` (a ``primus.validate.machine.Host``, default: detected) describes the machine for them.
+    Errors stop a run before anything is written. Warnings name what TorchTitan will adjust at run time
+    (warmup longer than the run ...) or a key that has no effect here; ``strict=True`` makes each of them an
+    error, so ``ConfigErrors`` then holds errors and former warnings together, in the order found.
     """
     env = os.environ if env is None else env
     report = Report(resolved)
@@ -57,9 +70,34 @@ def validate(
         from primus.validate.machine import preflight as run_preflight
 
         report.errors.extend(run_preflight(config, origin_of=resolved.origin_of, env=env, host=host))
+    warnings = report.warnings
+    if strict and warnings:
+        report.errors.extend(warning.as_error(STRICT_REASON) for warning in warnings)
+        warnings = []
     if report.errors:
         raise ConfigErrors(report.errors)
-    return config
+    return Validation(config=config, warnings=warnings)
+
+
+def validate(
+    resolved: ResolvedExperiment,
+    *,
+    preflight: bool = False,
+    env: Mapping[str, str] | None = None,
+    host: Any = None,
+    strict: bool = False,
+) -> dict[str, Any]:
+    """The module config with every value coerced to its schema type (same nesting as ``resolved.config``).
+
+    Raises ``ConfigErrors`` listing every problem: unknown keys (with the closest valid key), wrong types,
+    unknown model family/flavor/converter, cross-field rules (parallel degrees vs. world size, heads vs.
+    tensor parallelism, seq_len vs. the flavor, warmup vs. steps ...). ``env`` (default ``os.environ``)
+    gives the world size: ``WORLD_SIZE``, else ``NNODES * GPUS_PER_NODE``; when neither is set the degree
+    product is not checked. ``preflight=True`` adds the checks about this machine (see ``preflight``);
+    ``host`` (a ``primus.validate.machine.Host``, default: detected) describes the machine for them.
+    Warnings are not returned (``check`` returns them); ``strict=True`` raises them as errors.
+    """
+    return check(resolved, preflight=preflight, env=env, host=host, strict=strict).config
 
 
 def preflight(config: dict[str, Any], **kwargs: Any) -> None:

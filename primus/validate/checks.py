@@ -430,13 +430,15 @@ def check_sequence(values: Values, report: Report, flavor: schema.Flavor | None)
         return
     seq_len = got[0]
     if flavor is not None and seq_len > flavor.max_seq_len:
-        # TorchTitan only logs a warning and stretches RoPE past what the flavor was built for.
-        report.add(
+        # models/*/model/args.py update_from_config: logs a warning and raises max_seq_len to seq_len, so
+        # RoPE is stretched past the context length the flavor was built for.
+        report.warn(
             ConfigValueError,
             "training.seq_len",
-            f"seq_len({seq_len}) exceeds max_seq_len({flavor.max_seq_len}) of {flavor.family} {flavor.name}",
+            f"seq_len({seq_len}) exceeds max_seq_len({flavor.max_seq_len}) of {flavor.family} "
+            f"{flavor.name}: TorchTitan will raise the model's max_seq_len to {seq_len}",
             value=seq_len,
-            hint=f"set training.seq_len to at most {flavor.max_seq_len}",
+            hint=f"set training.seq_len to at most {flavor.max_seq_len}, or accept the longer RoPE table",
         )
     degrees = values.all("parallelism.tensor_parallel_degree", "parallelism.context_parallel_degree")
     if degrees is None or min(degrees) < 1:
@@ -480,15 +482,35 @@ def check_schedule(values: Values, report: Report) -> None:
         )
         return
     limit, limit_key = (total, "lr_scheduler.total_steps") if total is not None else (steps, "training.steps")
-    if limit > 0 and warmup > limit:
-        # lr_scheduler.py clamps silently (a warning); the schedule the user wrote would never happen.
-        report.add(
+    if limit <= 0:
+        return
+    if warmup > limit:
+        # lr_scheduler.py build_lr_schedulers: "Warmup steps (w) exceed total steps (t). Adjusting warmup
+        # steps to t." The schedule as written never happens: the lr reaches its peak only at the last step.
+        report.warn(
             ConfigValueError,
             "lr_scheduler.warmup_steps",
-            f"warmup_steps({warmup}) exceeds {limit_key}({limit}): "
-            "the learning rate would never finish warming up",
+            f"warmup_steps({warmup}) exceeds {limit_key}({limit}): TorchTitan will clamp the warmup to "
+            f"{limit} steps, so the learning rate peaks only at the last step",
             value=warmup,
             hint=f"set lr_scheduler.warmup_steps to at most {limit} (commonly a few percent of the steps)",
+        )
+        return  # the decay is then shortened to 0 steps as well: one message says it all
+    got = values.all("lr_scheduler.decay_ratio")
+    if got is None or got[0] is None or not 0.0 <= got[0] <= 1.0:
+        return
+    decay = round(limit * got[0])
+    if warmup + decay > limit:
+        # lr_scheduler.py: "Warmup (w) + decay (d) steps exceed total steps (t). Adjusting decay steps
+        # to t-w."
+        report.warn(
+            ConfigValueError,
+            "lr_scheduler.decay_ratio",
+            f"warmup({warmup}) + decay({decay} = {limit_key}({limit}) * decay_ratio({got[0]})) steps exceed "
+            f"{limit_key}({limit}): TorchTitan will shorten the decay to {limit - warmup} steps",
+            value=got[0],
+            hint=f"lower lr_scheduler.decay_ratio to at most {(limit - warmup) / limit:.3g} "
+            "or shorten the warmup",
         )
 
 

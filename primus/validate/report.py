@@ -14,6 +14,8 @@ class Report:
     def __init__(self, resolved: ResolvedExperiment) -> None:
         self.resolved = resolved
         self.errors: list[ConfigError] = []
+        #: problems TorchTitan resolves at run time, or keys with no effect here: printed, exit status 0
+        self.warnings: list[ConfigError] = []
         #: dotted keys whose value was rejected; cross-field checks skip anything that depends on them
         self.bad_keys: set[str] = set()
 
@@ -40,9 +42,28 @@ class Report:
         hint: str | None = None,
         **details: Any,
     ) -> None:
-        """Record one problem at ``key``'s file:line; ``details`` are extra attributes of ``error_cls``."""
+        """An error at the file:line that set ``key``; checks that depend on ``key`` are skipped.
+        ``details`` are extra attributes of ``error_cls``."""
         file, line = self.location(key)
         self.errors.append(
             error_cls(message, file=file, line=line, key=key, value=value, hint=hint, **details)
         )
         self.bad_keys.add(key)
+
+    def warn(
+        self,
+        error_cls: type[ConfigError],
+        key: str,
+        message: str,
+        *,
+        value: Any = _UNSET,
+        hint: str | None = None,
+        **details: Any,
+    ) -> None:
+        """A warning at the file:line that set ``key``: the value stays usable by other checks."""
+        file, line = self.location(key)
+        self.warnings.append(
+            error_cls(
+                message, file=file, line=line, key=key, value=value, hint=hint, severity="warning", **details
+            )
+        )

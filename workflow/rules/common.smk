@@ -28,7 +28,9 @@ RUNS = str(PLAN.runs_dir)
 WORK = f"{RUNS}/.workflow/{{exp_name}}"
 BUNDLE = f"{RUNS}/{{exp_name}}/{{bundle_hash}}"
 CLI = primus_cli_command(config["primus_cli"])
-EXP_ARGS = shlex.join([str(PLAN.experiment), *PLAN.overrides])
+EXP_ARGS = shlex.join(
+    [*(["--strict"] if PLAN.strict else []), str(PLAN.experiment), *PLAN.overrides]
+)
 
 
 def image_id_file():
