@@ -394,8 +394,13 @@ def _print_dry_run_preflight(resolved, config: dict) -> None:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     """Check a trained bundle; write verify/verdict.json and a report; exit 1 naming failed checks."""
+    from primus.bundle import check_bundle
     from primus.verify import verify
 
+    # A bundle edited after freeze is never judged (its metrics would be credited to a config it did not run).
+    for bundle in (args.bundle, args.against):
+        if bundle:
+            check_bundle(Path(bundle))
     verdict = verify(
         Path(args.bundle), against=Path(args.against) if args.against else None, tolerance=args.tolerance
     )

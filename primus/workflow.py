@@ -135,9 +135,22 @@ def find_experiment(exp: str, *, platform: str = DEFAULT_PLATFORM, root: Path = 
 
 def primus_cli_command(configured: str = "") -> str:
     """The command the rules run for primus-cli: ``configured`` when set, else this Python with ``-m
-    primus.cli`` (the interpreter running Snakemake already imports primus, activated venv or not)."""
+    primus.cli`` (the interpreter running Snakemake already imports primus, activated venv or not).
+
+    A configured command is split into words like a shell would and each word is quoted again, so ``$(...)``,
+    backticks, ``;`` or ``|`` in it are passed to primus-cli literally and never run.
+    """
     if configured:
-        return configured
+        try:
+            words = shlex.split(configured)
+        except ValueError as error:
+            raise ConfigValueError(
+                f"cannot split primus_cli {configured!r} into words: {error}",
+                key="primus_cli",
+                value=configured,
+                hint="quote a path with spaces as a whole, e.g. primus_cli=\"'/opt/my tools/primus-cli'\"",
+            ) from None
+        return shlex.join(words)
     return f"{shlex.quote(sys.executable)} -m primus.cli"
 
 

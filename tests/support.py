@@ -84,3 +84,19 @@ def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             flat[f"{prefix}{key}"] = value
     return flat
+
+
+#: Package versions recorded in test bundles (fixed, so hashes do not depend on this machine).
+TEST_PACKAGES = {"torch": "2.13.0", "torchtitan": "0.2.2", "primus_turbo": None, "python": "3.11.7"}
+
+
+def freeze_config(runs_dir: Path, config: dict[str, Any]) -> Path:
+    """A real frozen bundle (``check_bundle`` passes) of a nested TorchTitan ``config``, not validated.
+
+    ``train`` checks a bundle before it launches, so launcher and training tests need the real thing rather
+    than a folder with a hand-written job_config.toml.
+    """
+    from primus.bundle import freeze
+    from primus.validate.testing import resolved
+
+    return freeze(resolved(base={}), config, runs_dir=runs_dir, packages=TEST_PACKAGES)

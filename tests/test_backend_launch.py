@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
-import tomli_w
+from support import freeze_config
 
 from primus.backends.torchtitan import launch_command, launch_settings, train
 from primus.backends.torchtitan.launch import ENTRY_MODULE, expand_hostlist
@@ -16,7 +16,7 @@ EXTENSION = "primus.backends.torchtitan.primus_turbo_extensions.config_extension
 
 
 def write_bundle(folder: Path, **sections: dict) -> Path:
-    """A hand-made bundle: job_config.toml (llama3 debugmodel, mock data) plus an empty resolved.yaml."""
+    """A frozen bundle under ``folder`` (llama3 debugmodel, mock data)."""
     config = {
         "job": {"description": "test"},
         "model": {"name": "llama3", "flavor": "debugmodel"},
@@ -25,10 +25,7 @@ def write_bundle(folder: Path, **sections: dict) -> Path:
     }
     for name, values in sections.items():
         config.setdefault(name, {}).update(values)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "job_config.toml").write_text(tomli_w.dumps(config))
-    (folder / "resolved.yaml").write_text("{}\n")
-    return folder
+    return freeze_config(folder, config)
 
 
 def slurm(nodes: int, node_id: int, nodelist: str, gpus: str = "8") -> dict[str, str]:

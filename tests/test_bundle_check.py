@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -94,7 +95,7 @@ def unlist(name: str) -> Callable[[Path], None]:
         pytest.param(unlist("lock.json"), [("lock.json", "not listed in manifest.json")], id="unlisted-file"),
         pytest.param(
             edit_config_and_manifest,
-            [("manifest.json", "hash"), (".", "folder name")],
+            [("manifest.json", "hash"), (".", "folder name"), ("job_config.toml", "differs")],
             id="manifest-rewritten",
         ),
     ],
@@ -147,11 +148,57 @@ def test_train_and_verify_outputs_are_not_frozen_content(bundle: Path):
     check_bundle(bundle)
 
 
-def test_a_bundle_moved_under_another_folder_name_still_checks(bundle: Path, tmp_path: Path):
-    moved = tmp_path / "mounted-bundle"
+def test_a_bundle_copied_under_its_own_hash_elsewhere_still_checks(bundle: Path, tmp_path: Path):
+    moved = tmp_path / "mounted" / bundle.name
     shutil.copytree(bundle, moved)
     check_bundle(moved)
     assert load_bundle(moved).hash == bundle.name
+
+
+def test_a_bundle_renamed_off_its_hash_is_refused(bundle: Path, tmp_path: Path):
+    moved = tmp_path / "mounted-bundle"
+    shutil.copytree(bundle, moved)
+    with pytest.raises(BundleIntegrityError) as caught:
+        check_bundle(moved)
+    (problem,) = caught.value.problems
+    assert problem.file == "."
+    assert problem.problem.startswith(
+        f"folder name 'mounted-bundle' does not match the content hash '{bundle.name}'"
+    )
+
+
+def rewrite_with_digest(bundle: Path, name: str, old: str, new: str) -> None:
+    """A careful tamperer: change a file and record its new digest in the manifest."""
+    target = writable(bundle / name)
+    text = target.read_text()
+    assert old in text
+    target.write_text(text.replace(old, new))
+    manifest_file = writable(bundle / "manifest.json")
+    manifest = json.loads(manifest_file.read_text())
+    manifest["files"][name] = sha256_file(target)
+    manifest_file.write_text(json.dumps(manifest))
+
+
+def test_job_config_edited_together_with_its_manifest_digest_is_caught(bundle: Path):
+    rewrite_with_digest(bundle, "job_config.toml", "lr = 0.0008", "lr = 0.8")
+    with pytest.raises(BundleIntegrityError) as caught:
+        check_bundle(bundle)
+    assert caught.value.problems == [
+        BundleProblem("job_config.toml", "differs from the config in resolved.yaml (edited after freeze)")
+    ]
+
+
+def test_resolved_edited_with_digest_hash_and_folder_name_still_fails_on_job_config(bundle: Path):
+    """Moving the bundle onto its new hash makes it another bundle, and its job_config.toml gives it away."""
+    rewrite_with_digest(bundle, "resolved.yaml", "lr: 0.0008", "lr: 0.8")
+    with pytest.raises(BundleIntegrityError) as first:
+        check_bundle(bundle)
+    new_hash = re.search(r"it hashes to '([0-9a-f]+)'", str(first.value)).group(1)
+    rewrite_manifest(bundle, hash=new_hash)
+    moved = bundle.rename(bundle.with_name(new_hash))
+    with pytest.raises(BundleIntegrityError) as caught:
+        check_bundle(moved)
+    assert [p.file for p in caught.value.problems] == ["job_config.toml"]
 
 
 def test_a_path_that_is_not_a_folder_is_a_bundle_error(tmp_path: Path):
@@ -219,3 +266,16 @@ def test_loading_an_unverified_broken_bundle_is_a_bundle_error(bundle: Path):
     with pytest.raises(BundleError) as caught:
         load_bundle(bundle, verify=False)
     assert caught.value.message == "the bundle cannot be read: KeyError: 'envelope'"
+
+
+@pytest.mark.parametrize("command", ["train", "verify"])
+def test_train_and_verify_refuse_a_tampered_bundle_naming_the_file(bundle: Path, command: str, capsys):
+    from primus.cli import main
+
+    rewrite_with_digest(bundle, "job_config.toml", "lr = 0.0008", "lr = 0.8")
+    argv = ["train", "--bundle", str(bundle)] if command == "train" else ["verify", str(bundle)]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert "job_config.toml: differs from the config in resolved.yaml" in err
+    assert "Traceback" not in err
+    assert not (bundle / "train").exists() and not (bundle / "verify").exists()

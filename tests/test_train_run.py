@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
-import tomli_w
+from support import freeze_config
 
 from primus.backends.torchtitan import train
 from primus.backends.torchtitan.metrics_file import read_rows
@@ -34,7 +34,7 @@ DETERMINISTIC_FIELDS = ("step", "loss", "lr", "grad_norm")
 
 
 def write_bundle(folder: Path, **sections: dict) -> Path:
-    """A hand-made bundle: job_config.toml for a short deterministic mock-data run, plus resolved.yaml."""
+    """A frozen bundle under ``folder`` for a short deterministic mock-data run."""
     config = {
         "job": {"description": "test run", "custom_config_module": EXTENSION},
         "model": {"name": "llama3", "flavor": "debugmodel"},
@@ -46,10 +46,7 @@ def write_bundle(folder: Path, **sections: dict) -> Path:
     }
     for name, values in sections.items():
         config.setdefault(name, {}).update(values)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "job_config.toml").write_text(tomli_w.dumps(config))
-    (folder / "resolved.yaml").write_text("{}\n")
-    return folder
+    return freeze_config(folder, config)
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import re
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from primus.bundle.canonical import sha256_file
+from primus.backends.torchtitan.job_toml import job_toml_text
+from primus.bundle.canonical import compact_json, sha256_file
 from primus.bundle.hashing import hash_material, hash_of
 from primus.bundle.layout import (
     BUNDLE_FORMAT,
@@ -45,8 +47,12 @@ def check_bundle(path: Path) -> None:
 
     Checks: the manifest lists exactly the frozen files; each exists with its recorded sha256; no other
     file sits beside them (``train/`` and ``verify/`` are outputs and are ignored); the hash rebuilt from
-    resolved.yaml and lock.json equals the manifest's hash and, when the folder is named by a hash, the
-    folder's name. Raises plain ``BundleError`` when ``path`` is not a bundle at all.
+    resolved.yaml and lock.json equals the manifest's hash and the folder's name; job_config.toml is what
+    resolved.yaml's config renders to. So editing a file together with its manifest entry is still caught:
+    what trains (resolved.yaml, job_config.toml, lock.json's env/packages/runtime) is tied to the folder's
+    name, which a forger would have to move, making it another bundle. provenance.json and lock.json's
+    descriptive fields (inputs, git, experiment) are covered by the manifest digests only.
+    Raises plain ``BundleError`` when ``path`` is not a bundle at all.
     """
     bundle = Path(path)
     if not bundle.is_dir():
@@ -138,11 +144,33 @@ def _hash_problems(bundle: Path, manifest: dict[str, Any]) -> list[BundleProblem
                 f"hash {manifest.get('hash')!r} does not match the content (it hashes to {rebuilt!r})",
             )
         )
-    if _HASH_NAME.match(bundle.name) and bundle.name != rebuilt:
+    if bundle.name != rebuilt:
+        shape = "" if _HASH_NAME.match(bundle.name) else " (a bundle folder is named by its content hash)"
         problems.append(
-            BundleProblem(".", f"folder name {bundle.name!r} does not match the content hash {rebuilt!r}")
+            BundleProblem(
+                ".", f"folder name {bundle.name!r} does not match the content hash {rebuilt!r}{shape}"
+            )
         )
+    problems.extend(_job_toml_problems(bundle, document))
     return problems
+
+
+def _job_toml_problems(bundle: Path, document: Any) -> list[BundleProblem]:
+    """job_config.toml must be exactly what resolved.yaml's config renders to (it is not in the hash)."""
+    config = document.get("config") if isinstance(document, dict) else None
+    if not isinstance(config, dict):
+        return [BundleProblem(RESOLVED, "has no config mapping")]
+    try:
+        written = tomllib.loads((bundle / JOB_TOML).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        return [BundleProblem(JOB_TOML, f"unreadable: {error}")]
+    try:
+        expected = tomllib.loads(job_toml_text(config))
+    except (BundleError, ValueError, TypeError) as error:
+        return [BundleProblem(RESOLVED, f"its config cannot be rendered as TorchTitan TOML: {error}")]
+    if compact_json(written) != compact_json(expected):
+        return [BundleProblem(JOB_TOML, "differs from the config in resolved.yaml (edited after freeze)")]
+    return []
 
 
 def _load_yaml(file: Path) -> Any:

@@ -13,6 +13,7 @@ from typing import Any
 
 from primus.errors import ConfigKeyError, ConfigValueError, suggest
 from primus.validate import schema
+from primus.validate.confine import escaping_keys
 from primus.validate.report import Report
 
 _BAD = object()
@@ -93,6 +94,7 @@ def check_all(config: dict[str, Any], report: Report, env: Mapping[str, str]) ->
     check_sequence(values, report, flavor)
     check_schedule(values, report)
     check_checkpoint(values, report)
+    check_output_paths(config, report)
     check_activation_checkpoint(values, report)
     check_compile(values, report)
     check_extension_module(values, report)
@@ -535,6 +537,19 @@ def check_checkpoint(values: Values, report: Report) -> None:
             f"must be 0 (keep all) or at least 2, got {keep}",
             value=keep,
             hint="the newest checkpoint may still be being written, so TorchTitan keeps at least 2",
+        )
+
+
+def check_output_paths(config: dict[str, Any], report: Report) -> None:
+    """Output folders must stay inside ``<bundle>/train/`` (TorchTitan joins them onto the dump folder)."""
+    for key, value, reason in escaping_keys(config):
+        report.add(
+            ConfigValueError,
+            key,
+            f"{value!r} {reason}: the run would write outside its bundle's train/ folder",
+            value=value,
+            hint="use a plain relative folder name (e.g. 'checkpoint'); every run writes into "
+            "<bundle>/train/, so runs can never share or delete each other's files",
         )
 
 

@@ -12,5 +12,5 @@ checkpoint build_container:
         variant=config["container_variant"],
     shell:
         # The image ID is the last line primus-cli prints; everything else goes to the log.
-        "{params.cli} container build --variant {params.variant} 2> {log} | tee -a {log} "
-        "| tail -n 1 > {output.image_id} || {{ cat {log} >&2; exit 1; }}; test -s {output.image_id}"
+        "{params.cli} container build --variant {params.variant:q} 2> {log:q} | tee -a {log:q} "
+        "| tail -n 1 > {output.image_id:q} || {{ cat {log:q} >&2; exit 1; }}; test -s {output.image_id:q}"

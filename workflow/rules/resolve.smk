@@ -16,15 +16,15 @@ rule resolve_experiment:
         cli=CLI,
         runs_dir=lambda wc, output: runs_dir_of(output.frozen),
         image=lambda wc, input: (
-            f"--image-id-file {input.image_id}" if input.image_id else ""
+            ["--image-id-file", input.image_id] if input.image_id else []
         ),
         exp=EXP_ARGS,
         bundle=lambda wc, output: runs_dir_of(output.frozen)
         / wc.exp_name
         / wc.bundle_hash,
     shell:
-        "frozen=$({params.cli} resolve --freeze --runs-dir {params.runs_dir} {params.image} {params.exp} "
-        "2> {log}) || {{ cat {log} >&2; exit 2; }}; "
-        'test "$frozen" = {params.bundle} || '
-        '{{ echo "froze $frozen, planned {params.bundle}" | tee -a {log} >&2; exit 1; }}; '
-        "echo {params.bundle} > {output.frozen}"
+        "frozen=$({params.cli} resolve --freeze --runs-dir {params.runs_dir:q} {params.image:q} "
+        "{params.exp} 2> {log:q}) || {{ cat {log:q} >&2; exit 2; }}; "
+        'test "$frozen" = {params.bundle:q} || '
+        '{{ echo "froze $frozen, planned "{params.bundle:q} | tee -a {log:q} >&2; exit 1; }}; '
+        "echo {params.bundle:q} > {output.frozen:q}"

@@ -20,4 +20,4 @@ rule train_model:
             train_args=runtime_train_args(PLAN.runtime, config["container_variant"]),
         ),
     shell:
-        "( {params.command} ) 2>&1 | tee {log}"
+        "( {params.command} ) 2>&1 | tee {log:q}"

@@ -12,5 +12,5 @@ rule validate_experiment:
         preflight="--preflight" if PLAN.runtime == "host" else "",
         exp=EXP_ARGS,
     shell:
-        "{params.cli} validate {params.preflight} {params.exp} > {output.stamp} 2> {log} "
-        "|| {{ cat {log} >&2; rm -f {output.stamp}; exit 2; }}"
+        "{params.cli} validate {params.preflight} {params.exp} > {output.stamp:q} 2> {log:q} "
+        "|| {{ cat {log:q} >&2; rm -f {output.stamp:q}; exit 2; }}"

@@ -28,4 +28,4 @@ rule verify_run:
         cli=CLI,
         bundle=lambda wc, input: Path(input.done).parents[1],
     shell:
-        "{params.cli} verify {params.bundle} 2>&1 | tee {log}"
+        "{params.cli} verify {params.bundle:q} 2>&1 | tee {log:q}"

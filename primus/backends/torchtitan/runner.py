@@ -28,7 +28,9 @@ from primus.backends.torchtitan.launch import (
     read_job_config,
 )
 from primus.backends.torchtitan.metrics_file import read_rows
+from primus.bundle.check import check_bundle
 from primus.errors import LaunchError
+from primus.validate.confine import escaping_keys
 
 #: Names inside ``<bundle>/train/`` (the trainer writes metrics and DONE; this module writes the log).
 TRAIN_DIR = "train"
@@ -175,6 +177,20 @@ def _refuse_running_workers(train_dir: Path) -> None:
         fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def _refuse_escaping_paths(job: dict[str, Any], bundle: Path) -> None:
+    """A bundle frozen before output paths were confined may still name one outside ``train/``."""
+    escaping = escaping_keys(job)
+    if escaping:
+        key, value, reason = escaping[0]
+        raise LaunchError(
+            f"{value!r} {reason}: training would write outside {bundle / TRAIN_DIR}",
+            file=str(bundle / "job_config.toml"),
+            key=key,
+            value=value,
+            hint="freeze the experiment again with a relative folder name (validate refuses this value)",
+        )
+
+
 def _die_with_parent() -> None:
     """In the torchrun child: get SIGTERM when the train process dies (torchrun then stops its workers)."""
     try:
@@ -197,11 +213,14 @@ def _log_tail(path: Path, lines: int = TAIL_LINES) -> str:
 def train(bundle: Path, *, dry_run: bool = False) -> int:
     """Train ``bundle`` to completion with TorchTitan; returns 0 (errors raise ``PrimusError``).
 
-    ``dry_run`` prints the torchrun command and writes nothing. A complete bundle (``train/DONE``) is
-    not trained again. Raises ``LaunchError`` (exit code 1) with the log tail and the log path when
-    torchrun fails, and when it exits before the configured steps are done.
+    The bundle is checked first (``check_bundle``): a tampered one raises ``BundleIntegrityError`` (exit 1)
+    naming each file, and nothing is launched. ``dry_run`` prints the torchrun command and writes nothing.
+    A complete bundle (``train/DONE``) is not trained again. Raises ``LaunchError`` (exit code 1) with the
+    log tail and the log path when torchrun fails, and when it exits before the configured steps are done.
     """
     bundle = Path(bundle)
+    # Trust nothing: a bundle edited after freeze (job_config.toml, resolved.yaml, its manifest) never trains.
+    check_bundle(bundle)
     done = read_done(bundle)
     if done is not None:
         print(f"{bundle}: training already complete (step {done.get('step')}); nothing to do")
@@ -212,6 +231,7 @@ def train(bundle: Path, *, dry_run: bool = False) -> int:
         return 0
 
     job = read_job_config(bundle)
+    _refuse_escaping_paths(job, bundle)
     steps = int(job.get("training", {}).get("steps", 0) or 0)
     train_dir = bundle / TRAIN_DIR
     if _finished_without_marker(job, train_dir, steps):
