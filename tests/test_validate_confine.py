@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from primus.errors import ConfigErrors
-from primus.validate import validate
+from primus.validate import check, validate
 from primus.validate.confine import OUTPUT_PATH_KEYS, escape_reason
 from primus.validate.testing import EXPERIMENT, resolved
 
@@ -34,3 +34,15 @@ def test_a_relative_output_folder_inside_the_bundle_is_accepted(value: str) -> N
     config = validate(resolved(("overrides", {"checkpoint.folder": value})))
     assert config["checkpoint"]["folder"] == value
     assert escape_reason(value) is None
+
+
+@pytest.mark.parametrize(("value", "warns"), [("/scratch/me", True), ("./outputs", False)])
+def test_a_dump_folder_of_its_own_warns_that_it_has_no_effect(value: str, warns: bool) -> None:
+    result = check(resolved(("overrides", {"job.dump_folder": value})))
+    found = [w for w in result.warnings if w.key == "job.dump_folder"]
+    if not warns:  # TorchTitan's default, which every Primus preset repeats
+        assert not found
+        return
+    (warning,) = found
+    assert (warning.file, warning.line, warning.severity) == (EXPERIMENT, 20, "warning")
+    assert warning.message == f"{value!r} has no effect: every run writes into its bundle's train/ folder"

@@ -13,7 +13,7 @@ from typing import Any
 
 from primus.errors import ConfigKeyError, ConfigValueError, suggest
 from primus.validate import schema
-from primus.validate.confine import escaping_keys
+from primus.validate.confine import DUMP_FOLDER_KEY, escaping_keys
 from primus.validate.report import Report
 
 _BAD = object()
@@ -541,7 +541,20 @@ def check_checkpoint(values: Values, report: Report) -> None:
 
 
 def check_output_paths(config: dict[str, Any], report: Report) -> None:
-    """Output folders must stay inside ``<bundle>/train/`` (TorchTitan joins them onto the dump folder)."""
+    """Output folders must stay inside ``<bundle>/train/`` (TorchTitan joins them onto the dump folder).
+
+    ``job.dump_folder`` itself is replaced by the launcher with ``<bundle>/train``: a value other than
+    TorchTitan's default (which every Primus preset repeats) has no effect and warns.
+    """
+    value = config.get("job", {}).get("dump_folder")
+    if value is not None and value != schema.default_of(DUMP_FOLDER_KEY):
+        report.warn(
+            ConfigValueError,
+            DUMP_FOLDER_KEY,
+            f"{value!r} has no effect: every run writes into its bundle's train/ folder",
+            value=value,
+            hint="drop job.dump_folder; a run's outputs are in runs/<exp_name>/<hash>/train/",
+        )
     for key, value, reason in escaping_keys(config):
         report.add(
             ConfigValueError,
