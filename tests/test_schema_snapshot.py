@@ -1,7 +1,7 @@
 """The committed schema.json / registry.json are exactly what the installed TorchTitan produces.
 
 A TorchTitan upgrade (a new field, a changed default, a new flavor) makes this test fail until
-``python -m primus.validate.snapshot`` is run and the new snapshot committed.
+``python -m primus.backends.torchtitan.snapshot`` is run and the new snapshot committed.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 
 pytest.importorskip("torchtitan")
 
-from primus.validate import snapshot
+from primus.backends.torchtitan import snapshot
 
 pytestmark = pytest.mark.slow
 
@@ -28,7 +28,9 @@ def regenerated() -> dict[str, str]:
 @pytest.mark.parametrize("name", ["schema.json", "registry.json"])
 def test_committed_snapshot_matches_installed_torchtitan(regenerated: dict[str, str], name: str) -> None:
     committed = (snapshot.SNAPSHOT_DIR / name).read_text(encoding="utf-8")
-    assert committed == regenerated[name], f"{name} is stale: run python -m primus.validate.snapshot"
+    assert committed == regenerated[name], (
+        f"{name} is stale: run python -m primus.backends.torchtitan.snapshot"
+    )
 
 
 def test_schema_covers_every_jobconfig_field(regenerated: dict[str, str]) -> None:

@@ -10,6 +10,7 @@ from primus.bundle.check import (
     FrozenBundle,
     check_bundle,
     load_bundle,
+    read_resolved,
 )
 from primus.bundle.diff import MISSING, KeyDiff, diff_bundles, format_diff
 from primus.bundle.hashing import bundle_path, compute_hash
@@ -31,5 +32,6 @@ __all__ = [
     "format_diff",
     "freeze",
     "load_bundle",
+    "read_resolved",
     "render_bundle",
 ]

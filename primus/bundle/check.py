@@ -28,6 +28,11 @@ from primus.bundle.layout import (
 from primus.config.model import Origin
 from primus.errors import BundleError, BundleIntegrityError
 
+#: What to pass instead of a folder that is not a bundle.
+BUNDLE_HINT = (
+    "pass the bundle folder runs/<exp_name>/<hash> that `primus-cli resolve --freeze CONFIG` printed"
+)
+
 _HASH_NAME = re.compile(rf"^[0-9a-f]{{{HASH_LENGTH}}}$")
 
 
@@ -237,3 +242,46 @@ def load_bundle(path: Path, *, verify: bool = True) -> FrozenBundle:
             file=str(bundle),
             hint=f"run `primus-cli check-bundle {bundle}`, then freeze the experiment again",
         ) from error
+
+
+def read_resolved(bundle: Path) -> dict[str, Any]:
+    """The bundle's resolved document (``resolved.yaml``: envelope, module, framework, presets, config).
+
+    The one reader of that file for later stages: ``BundleError`` (file, line, key) when the folder is not a
+    bundle, the YAML does not parse or it has no ``config:`` mapping. Digests are not checked here (that is
+    ``check_bundle``), so a stage can report on a bundle a crash left behind.
+    """
+    bundle = Path(bundle)
+    if not bundle.is_dir():
+        raise BundleError(
+            "no run bundle here",
+            file=str(bundle),
+            hint=BUNDLE_HINT,
+        )
+    path = bundle / RESOLVED
+    shown = str(path)
+    if not path.is_file():
+        raise BundleError(
+            f"no {RESOLVED}: this folder is not a frozen run bundle",
+            file=shown,
+            hint=BUNDLE_HINT,
+        )
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        raise BundleError(
+            f"cannot read YAML: {getattr(error, 'problem', None) or error}",
+            file=shown,
+            line=mark.line + 1 if mark else None,
+            hint="resolved.yaml is written by freeze; re-freeze the experiment rather than editing it",
+        ) from None
+    config = document.get("config") if isinstance(document, dict) else None
+    if not isinstance(config, dict):
+        raise BundleError(
+            f"{RESOLVED} has no 'config:' mapping",
+            file=shown,
+            key="config",
+            hint="resolved.yaml is written by freeze; re-freeze the experiment rather than editing it",
+        )
+    return document

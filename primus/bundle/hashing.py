@@ -4,7 +4,7 @@ The hash covers what changes what a run computes, and nothing else:
   - the canonical resolved document (envelope, module, framework, preset names, validated config), so
     comments, key order and whitespace of the YAML files do not count but every value does;
   - the environment variables the config consumed (secret-looking ones by digest);
-  - the pinned package versions (torch, torchtitan, primus_turbo, python);
+  - the pinned package versions (the backend's ``packages``, e.g. torch, torchtitan, primus_turbo; python);
   - the runtime identity: the container image ID, or None on the host.
 Not covered (recorded in lock.json instead): input file bytes, git commit, paths, the host fingerprint.
 The host fingerprint is left out on purpose: the Snakefile plans bundle paths on one machine (a login node)
@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from primus.backend import Backend, backend_for
 from primus.bundle.canonical import compact_json, normalize, sha256_text
 from primus.bundle.layout import BUNDLE_FORMAT, HASH_LENGTH
 from primus.bundle.lock import env_record, package_versions
@@ -70,17 +71,23 @@ def compute_hash(
     *,
     image_id: str | None = None,
     packages: Mapping[str, str | None] | None = None,
+    backend: Backend | None = None,
 ) -> str:
     """The bundle hash ``freeze`` would use for these inputs; writes nothing, imports no torch.
 
     ``config`` is the validated config (``primus.validate.validate``'s result). ``packages`` defaults to
-    the installed versions (see ``primus.bundle.lock.package_versions``); pass it to plan for another
-    environment. ``image_id`` is the container image ID when the run uses one.
+    the installed versions of the backend's packages (``backend`` defaults to the experiment framework's);
+    pass it to plan for another environment. ``image_id`` is the container image ID when the run uses one.
     """
     document = resolved_document(resolved, config)
     env = env_record(resolved.env_consumed)
-    versions = package_versions() if packages is None else packages
+    versions = pinned_versions(resolved, backend) if packages is None else packages
     return hash_of(hash_material(document, env, versions, image_id))
+
+
+def pinned_versions(resolved: ResolvedExperiment, backend: Backend | None = None) -> dict[str, str | None]:
+    """Installed versions of what pins this run: the backend's packages (``backend`` or the framework's)."""
+    return package_versions((backend or backend_for(resolved.framework)).packages)
 
 
 def experiment_folder_name(resolved: ResolvedExperiment) -> str:
@@ -106,7 +113,8 @@ def bundle_path(
     runs_dir: Path,
     image_id: str | None = None,
     packages: Mapping[str, str | None] | None = None,
+    backend: Backend | None = None,
 ) -> Path:
     """``runs_dir/<exp_name>/<hash>``: where ``freeze`` puts this run (for planning; writes nothing)."""
-    digest = compute_hash(resolved, config, image_id=image_id, packages=packages)
+    digest = compute_hash(resolved, config, image_id=image_id, packages=packages, backend=backend)
     return Path(runs_dir) / experiment_folder_name(resolved) / digest

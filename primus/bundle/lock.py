@@ -21,9 +21,6 @@ from primus.errors import BundleError
 #: Environment variable names that look like they hold a secret; their values are stored as a digest only.
 SECRET_NAME = re.compile(r"TOKEN|KEY|SECRET|PASSWORD|CREDENTIAL", re.IGNORECASE)
 
-#: Distributions whose version changes what a run computes. ``python`` is the interpreter itself.
-PINNED_DISTRIBUTIONS = ("torch", "torchtitan", "primus_turbo")
-
 
 def is_secret_name(name: str) -> bool:
     """True when ``name`` contains TOKEN, KEY, SECRET, PASSWORD or CREDENTIAL (any case)."""
@@ -53,9 +50,9 @@ def _distribution_version(name: str) -> str | None:
         return None
 
 
-def package_versions() -> dict[str, str | None]:
-    """Versions of the pinned distributions (None when not installed) and of Python, e.g. ``3.11.2``."""
-    versions: dict[str, str | None] = {name: _distribution_version(name) for name in PINNED_DISTRIBUTIONS}
+def package_versions(distributions: Iterable[str]) -> dict[str, str | None]:
+    """Versions of ``distributions`` (the backend's ``packages``; None when not installed) and of Python."""
+    versions: dict[str, str | None] = {name: _distribution_version(name) for name in distributions}
     versions["python"] = platform.python_version()
     return versions
 

@@ -13,14 +13,13 @@ import os
 import shutil
 import tempfile
 import time
-import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from primus.backends.torchtitan.job_toml import job_toml_text
+from primus.backend import Backend, backend_for
 from primus.bundle.canonical import (
     canonical_json,
     canonical_yaml,
@@ -30,7 +29,13 @@ from primus.bundle.canonical import (
     sha256_text,
 )
 from primus.bundle.check import check_bundle
-from primus.bundle.hashing import experiment_folder_name, hash_material, hash_of, resolved_document
+from primus.bundle.hashing import (
+    experiment_folder_name,
+    hash_material,
+    hash_of,
+    pinned_versions,
+    resolved_document,
+)
 from primus.bundle.layout import (
     BUNDLE_FORMAT,
     JOB_TOML,
@@ -45,17 +50,21 @@ from primus.bundle.lock import (
     git_state,
     input_digests,
     is_secret_name,
-    package_versions,
     runtime_record,
 )
 from primus.config.model import ResolvedExperiment
 from primus.errors import BundleError, BundleWriteError, ConfigValueError
 
-#: How to read the files whose content must match when an existing bundle is reused. They are compared as
-#: parsed data, not bytes, so a bundle written where PyYAML/tomli-w format a value differently still counts
-#: as the same run. provenance.json and lock.json may legitimately differ (line numbers after a comment
-#: edit, input file digests, git commit): the existing ones are kept, they describe the freeze that made it.
-_SEMANTIC_FILES: dict[str, Callable[[str], Any]] = {RESOLVED: yaml.safe_load, JOB_TOML: tomllib.loads}
+
+def _semantic_files(backend: Backend) -> dict[str, Callable[[str], Any]]:
+    """How to read the files whose content must match when an existing bundle is reused.
+
+    They are compared as parsed data, not bytes, so a bundle written where PyYAML or the backend's writer
+    format a value differently still counts as the same run. provenance.json and lock.json may legitimately
+    differ (line numbers after a comment edit, input file digests, git commit): the existing ones are kept,
+    they describe the freeze that made it.
+    """
+    return {RESOLVED: yaml.safe_load, JOB_TOML: backend.read_job_config}
 
 
 def freeze(
@@ -65,6 +74,7 @@ def freeze(
     runs_dir: Path,
     image_id: str | None = None,
     packages: Mapping[str, str | None] | None = None,
+    backend: Backend | None = None,
 ) -> Path:
     """Write ``runs_dir/<exp_name>/<hash>/`` for a validated config and return its path.
 
@@ -72,13 +82,17 @@ def freeze(
     when the run uses one (else a host fingerprint is recorded). ``packages`` overrides the detected
     versions (tests and planning for another environment). Returns the existing path, writing nothing,
     when the same content was frozen before. Raises ``BundleError`` when an existing bundle at that path
-    was tampered with or differs, and ``ConfigValueError`` for a config that cannot be written as TOML.
+    was tampered with or differs, and ``ConfigValueError`` for a config the backend's job-config writer
+    cannot express. ``backend`` defaults to the one serving ``resolved.framework``.
     """
+    backend = backend or backend_for(resolved.framework)
     exp_dir = Path(runs_dir) / experiment_folder_name(resolved)
-    files, bundle_hash = render_bundle(resolved, config, image_id=image_id, packages=packages)
+    files, bundle_hash = render_bundle(
+        resolved, config, image_id=image_id, packages=packages, backend=backend
+    )
     final = exp_dir / bundle_hash
     if final.exists() and not _is_empty_folder(final):
-        return _reuse_existing(final, files)
+        return _reuse_existing(final, files, backend)
     # An empty folder in its place (a workflow engine creates output folders ahead) is replaced by the rename.
 
     try:
@@ -99,7 +113,7 @@ def freeze(
                 raise
             # Another process renamed its identical bundle into place first.
             shutil.rmtree(tmp, ignore_errors=True)
-            return _reuse_existing(final, files)
+            return _reuse_existing(final, files, backend)
         _fsync_dir(exp_dir)
     except OSError as error:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -124,17 +138,22 @@ def render_bundle(
     *,
     image_id: str | None = None,
     packages: Mapping[str, str | None] | None = None,
+    backend: Backend | None = None,
 ) -> tuple[dict[str, str], str]:
-    """Every bundle file's text (name -> text, manifest last) and the bundle hash; writes nothing."""
+    """Every bundle file's text (name -> text, manifest last) and the bundle hash; writes nothing.
+
+    The job config is the backend's (``backend`` defaults to the one serving ``resolved.framework``).
+    """
+    backend = backend or backend_for(resolved.framework)
     document = resolved_document(resolved, config)
     _refuse_plaintext_secrets(resolved, document)
     env = env_record(resolved.env_consumed)
-    versions = dict(package_versions() if packages is None else packages)
+    versions = dict(pinned_versions(resolved, backend) if packages is None else packages)
     bundle_hash = hash_of(hash_material(document, env, versions, image_id))
 
     files = {
         RESOLVED: canonical_yaml(document),
-        JOB_TOML: job_toml_text(config, origin_of=resolved.origin_of),
+        JOB_TOML: backend.job_config_text(config, origin_of=resolved.origin_of),
         PROVENANCE: canonical_json(_provenance(resolved)),
         LOCK: canonical_json(
             {
@@ -222,7 +241,7 @@ def _provenance(resolved: ResolvedExperiment) -> dict[str, list[dict[str, Any]]]
     }
 
 
-def _reuse_existing(final: Path, files: Mapping[str, str]) -> Path:
+def _reuse_existing(final: Path, files: Mapping[str, str], backend: Backend) -> Path:
     """Return ``final`` if it is an intact bundle of the same content; never modify it."""
     try:
         check_bundle(final)
@@ -232,7 +251,7 @@ def _reuse_existing(final: Path, files: Mapping[str, str]) -> Path:
             file=str(final),
             hint=f"inspect it, then delete {final} and freeze again; a bundle is never overwritten",
         ) from error
-    for name, parse in _SEMANTIC_FILES.items():
+    for name, parse in _semantic_files(backend).items():
         existing = parse((final / name).read_text(encoding="utf-8"))
         if compact_json(existing) != compact_json(parse(files[name])):
             raise BundleError(

@@ -6,7 +6,7 @@ of TorchTitan's ``JobConfig`` plus the Primus extension (``schema.json``) and of
 It reports every problem at once (``ConfigErrors``), each with file:line, dotted key, value and a fix.
 
 Nothing here imports torch or torchtitan (``preflight`` may, for accelerator detection); regenerate the
-snapshots with ``python -m primus.validate.snapshot``.
+snapshots with ``python -m primus.backends.torchtitan.snapshot``.
 """
 
 from __future__ import annotations

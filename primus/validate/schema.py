@@ -1,33 +1,29 @@
-"""Read-only access to the committed snapshots (``schema.json``, ``registry.json``).
+"""Read-only access to the backend's schema and registry snapshots (TorchTitan 0.2.2's, by default).
 
-Both files are parsed once, on first use, and shared by every call; nothing here imports torch or
-torchtitan. Dotted keys name fields the way configs and the command line do: ``training.steps``,
-``quantize.linear.float8.recipe_name``; the module-level Primus keys (``trainable`` ...) are top-level names.
+The snapshots belong to the backend (``primus.backend.backend_for``); they are parsed once, on first use,
+and shared by every call; nothing here imports torch or torchtitan. Dotted keys name fields the way configs
+and the command line do: ``training.steps``, ``quantize.linear.float8.recipe_name``; the module-level
+Primus keys (``trainable`` ...) are top-level names.
 """
 
 from __future__ import annotations
 
 import functools
-import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
+from primus.backend import backend_for
 from primus.errors import ConfigKeyError
 
-_HERE = Path(__file__).resolve().parent
 
-
-@functools.cache
 def schema() -> dict[str, Any]:
-    """The parsed ``schema.json``: ``sections``, ``fields`` (TorchTitan + Primus) and ``module`` keys."""
-    return json.loads((_HERE / "schema.json").read_text(encoding="utf-8"))
+    """The backend's schema snapshot: ``sections``, ``fields`` (TorchTitan + Primus) and ``module`` keys."""
+    return backend_for().schema()
 
 
-@functools.cache
 def registry() -> dict[str, Any]:
-    """The parsed ``registry.json``: ``families`` -> ``flavors``, ``converters``, ``datasets``."""
-    return json.loads((_HERE / "registry.json").read_text(encoding="utf-8"))
+    """The backend's registry snapshot: ``families`` -> ``flavors``, ``converters``, ``datasets``."""
+    return backend_for().registry()
 
 
 @functools.cache

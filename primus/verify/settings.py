@@ -1,7 +1,7 @@
-"""The few settings of a frozen run that verification needs, read from ``<bundle>/resolved.yaml``.
+"""The few settings of a frozen run that verification needs, from the bundle's resolved config.
 
-``resolved.yaml`` holds only what the experiment set, so a key it lacks takes TorchTitan 0.2.2's default
-(the same value the trainer used). Defaults are spelled out in ``DEFAULTS`` for that reason.
+``resolved.yaml`` (read by ``primus.bundle.read_resolved``) holds only what the experiment set, so a key it
+lacks takes the backend's default (the same value the trainer used), asked of the bundle framework's backend.
 """
 
 from __future__ import annotations
@@ -11,18 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from primus.backend import Backend, backend_for
+from primus.bundle.check import read_resolved
+from primus.bundle.layout import RESOLVED
 from primus.errors import BundleError
-
-#: TorchTitan 0.2.2 ``JobConfig`` defaults for the keys verification reads (torchtitan/config/job_config.py).
-DEFAULTS: dict[str, Any] = {
-    "training.steps": 10000,
-    "metrics.log_freq": 10,
-    "checkpoint.enable": False,
-    "checkpoint.folder": "checkpoint",
-    "debug.deterministic": False,
-}
 
 
 @dataclass(frozen=True)
@@ -46,61 +38,33 @@ class RunSettings:
         return [step for step in range(1, self.steps + 1) if step == 1 or step % self.log_freq == 0]
 
 
-#: What to pass instead of a folder that is not a bundle.
-BUNDLE_HINT = (
-    "pass the bundle folder runs/<exp_name>/<hash> that `primus-cli resolve --freeze CONFIG` printed"
-)
-
-
 def read_settings(bundle: Path) -> RunSettings:
-    """Read ``resolved.yaml`` (and the recorded device); ``BundleError`` when the bundle is unusable."""
-    if not bundle.is_dir():
-        raise BundleError(
-            "no run bundle here",
-            file=str(bundle),
-            hint=BUNDLE_HINT,
-        )
-    path = bundle / "resolved.yaml"
-    shown = str(path)
-    if not path.is_file():
-        raise BundleError(
-            "no resolved.yaml: this folder is not a frozen run bundle",
-            file=shown,
-            hint=BUNDLE_HINT,
-        )
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        raise BundleError(
-            f"cannot read YAML: {getattr(error, 'problem', None) or error}",
-            file=shown,
-            line=mark.line + 1 if mark else None,
-            hint="resolved.yaml is written by freeze; re-freeze the experiment rather than editing it",
-        ) from None
-    config = document.get("config") if isinstance(document, dict) else None
-    if not isinstance(config, dict):
-        raise BundleError(
-            "resolved.yaml has no 'config:' mapping",
-            file=shown,
-            key="config",
-            hint="resolved.yaml is written by freeze; re-freeze the experiment rather than editing it",
-        )
+    """The settings of the bundle's resolved config and the recorded device; BundleError when unusable."""
+    document = read_resolved(bundle)
+    config = document["config"]
+    shown = str(bundle / RESOLVED)
+    backend = backend_for(document.get("framework"))
     return RunSettings(
-        steps=_setting(config, "training.steps", int, shown, minimum=1),
-        log_freq=_setting(config, "metrics.log_freq", int, shown, minimum=1),
-        checkpoint_enable=_setting(config, "checkpoint.enable", bool, shown),
-        checkpoint_folder=_setting(config, "checkpoint.folder", str, shown),
-        deterministic=_setting(config, "debug.deterministic", bool, shown),
+        steps=_setting(config, "training.steps", int, shown, backend, minimum=1),
+        log_freq=_setting(config, "metrics.log_freq", int, shown, backend, minimum=1),
+        checkpoint_enable=_setting(config, "checkpoint.enable", bool, shown, backend),
+        checkpoint_folder=_setting(config, "checkpoint.folder", str, shown, backend),
+        deterministic=_setting(config, "debug.deterministic", bool, shown, backend),
         device=_recorded_device(bundle),
     )
 
 
 def _setting(
-    config: dict[str, Any], dotted: str, kind: type, shown: str, *, minimum: int | None = None
+    config: dict[str, Any],
+    dotted: str,
+    kind: type,
+    shown: str,
+    backend: Backend,
+    *,
+    minimum: int | None = None,
 ) -> Any:
     section, key = dotted.split(".")
-    value = (config.get(section) or {}).get(key, DEFAULTS[dotted])
+    value = (config.get(section) or {}).get(key, backend.default_of(dotted))
     wrong_type = not isinstance(value, kind) or (kind is int and isinstance(value, bool))
     if wrong_type or (minimum is not None and value < minimum):
         expected = kind.__name__ if minimum is None else f"{kind.__name__} >= {minimum}"

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
+from primus.backends.torchtitan.backend import TorchTitanBackend
 from primus.backends.torchtitan.launch import (
     environment_for_launch,
     launch_command,
@@ -56,7 +57,7 @@ def read_done(bundle: Path) -> dict[str, Any] | None:
 
 
 #: The TorchTitan release this backend drives (its TOML JobConfig ended with 0.2.2).
-SUPPORTED_TORCHTITAN = "0.2.2"
+SUPPORTED_TORCHTITAN = TorchTitanBackend.version
 
 
 def installed_torchtitan_version() -> str:
@@ -64,7 +65,7 @@ def installed_torchtitan_version() -> str:
     return importlib.metadata.version("torchtitan")
 
 
-def _check_training_stack() -> None:
+def check_training_stack() -> None:
     """Refuse before launch when torch or the supported TorchTitan is not installed in this Python."""
     for package in ("torch", "torchtitan"):
         if importlib.util.find_spec(package) is None:
@@ -241,7 +242,7 @@ def train(bundle: Path, *, dry_run: bool = False) -> int:
         write_done(train_dir, steps)
         print(f"{bundle}: training had completed (final checkpoint step-{steps}); marked DONE")
         return 0
-    _check_training_stack()
+    check_training_stack()
     train_dir.mkdir(parents=True, exist_ok=True)
     # On a multi-node launch every node runs this; only node 0 owns the plain names (shared file systems).
     node_rank = launch_settings(os.environ).node_rank

@@ -1,8 +1,9 @@
 """Generate the committed snapshots the validator reads: ``schema.json`` and ``registry.json``.
 
-Run ``python -m primus.validate.snapshot`` after changing the pinned TorchTitan or the Primus extension.
-This is the only module of ``primus.validate`` that imports torchtitan (and so torch); the validator itself
-reads the JSON files, which keeps ``primus-cli validate`` at a few milliseconds per config.
+Run ``python -m primus.backends.torchtitan.snapshot`` after changing the pinned TorchTitan or the Primus
+extension. It imports torchtitan (and so torch); the validator reads the JSON files through the backend
+object (``primus.backends.torchtitan.backend``), which keeps ``primus-cli validate`` at a few milliseconds
+per config.
 ``tests/test_schema_snapshot.py`` regenerates both in memory and compares them with the committed files,
 so an upgrade that changes a field or a flavor cannot slip through unnoticed.
 """
@@ -21,11 +22,9 @@ import typing
 from pathlib import Path
 from typing import Any
 
+from primus.backends.torchtitan.backend import REGISTRY_FILE as REGISTRY_PATH
+from primus.backends.torchtitan.backend import SCHEMA_FILE as SCHEMA_PATH
 from primus.validate.coerce import type_text
-
-SNAPSHOT_DIR = Path(__file__).resolve().parent
-SCHEMA_PATH = SNAPSHOT_DIR / "schema.json"
-REGISTRY_PATH = SNAPSHOT_DIR / "registry.json"
 
 #: The module Primus presets name in ``experimental.custom_args_module``.
 EXTENSION_MODULE = "primus.backends.torchtitan.primus_turbo_extensions.config_extension"
@@ -251,7 +250,9 @@ def dumps(data: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m primus.validate.snapshot", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m primus.backends.torchtitan.snapshot", description=__doc__
+    )
     parser.add_argument(
         "--check", action="store_true", help="compare with the committed files, write nothing"
     )
@@ -269,7 +270,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {path}")
     if stale:
         print(
-            f"stale snapshot(s): {', '.join(stale)}; run python -m primus.validate.snapshot", file=sys.stderr
+            f"stale snapshot(s): {', '.join(stale)}; run python -m primus.backends.torchtitan.snapshot",
+            file=sys.stderr,
         )
         return 1
     return 0

@@ -1,0 +1,96 @@
+"""The backend seam: what a training-framework backend provides, and which one serves a framework name.
+
+Every stage that needs framework knowledge receives a :class:`Backend` (or asks :func:`backend_for` with the
+experiment's ``framework``) instead of importing ``primus.backends.*``: config/, bundle/ and verify/ import
+nothing framework-specific (``tests/test_import_rules.py`` enforces it). A second TorchTitan generation
+(0.3.x replaced the TOML JobConfig with Python config functions) is a second implementation registered in
+``_IMPLEMENTATIONS``; no stage changes.
+
+This module imports nothing heavy: an implementation is imported the first time it is asked for.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+from primus.errors import UnknownPresetError, did_you_mean, suggest
+
+#: The framework of a bundle or config that does not name one.
+DEFAULT_FRAMEWORK = "torchtitan"
+
+#: framework name -> ``module:attribute`` of its backend object.
+_IMPLEMENTATIONS = {"torchtitan": "primus.backends.torchtitan.backend:BACKEND"}
+
+
+class Backend(Protocol):
+    """One training framework at one pinned version, as the stages see it."""
+
+    #: The framework name experiments give in ``modules.<name>.framework`` (``torchtitan``).
+    name: str
+    #: The framework release this backend drives (``0.2.2``).
+    version: str
+    #: Distributions whose installed versions pin a run (recorded in lock.json and hashed).
+    packages: tuple[str, ...]
+
+    def schema(self) -> dict[str, Any]:
+        """The config schema snapshot: ``sections``, ``fields`` (dotted key -> spec) and ``module`` keys."""
+        ...
+
+    def registry(self) -> dict[str, Any]:
+        """The model registry snapshot: ``families`` -> ``flavors``, ``converters``, ``datasets`` ..."""
+        ...
+
+    def default_of(self, dotted_key: str) -> Any:
+        """The framework's default for one field (``training.steps`` -> 10000); KeyError when unknown."""
+        ...
+
+    def job_config_text(self, config: Mapping[str, Any], *, origin_of: Callable[[str], Any] | None) -> str:
+        """The job-config file the framework loads, for a validated config (the bundle's job_config)."""
+        ...
+
+    def read_job_config(self, text: str) -> dict[str, Any]:
+        """A job-config file's text parsed back into data (to compare two bundles' files by meaning)."""
+        ...
+
+    def launch_command(
+        self, bundle: Path, *, env: Mapping[str, str], job_config: Any = None, check_host: bool = True
+    ) -> list[str]:
+        """The exact argv that trains ``bundle`` in this environment (``torchrun ...``)."""
+        ...
+
+    def train(self, bundle: Path, *, dry_run: bool = False) -> int:
+        """Train ``bundle`` (resumably); the exit status."""
+        ...
+
+    def check_version(self) -> None:
+        """Raise ``LaunchError`` unless the installed framework is the version this backend drives."""
+        ...
+
+
+@functools.cache
+def backend_for(framework: str | None = None) -> Backend:
+    """The backend serving ``framework`` (default :data:`DEFAULT_FRAMEWORK`); one object per process.
+
+    Raises ``UnknownPresetError`` (exit 2) naming the frameworks there are.
+    """
+    name = framework or DEFAULT_FRAMEWORK
+    target = _IMPLEMENTATIONS.get(name)
+    if target is None:
+        known = sorted(_IMPLEMENTATIONS)
+        matches = suggest(name, known)
+        raise UnknownPresetError(
+            f"no backend for framework '{name}'",
+            file=None,
+            line=None,
+            key="framework",
+            value=name,
+            searched="primus backends",
+            suggestions=matches,
+            hint=did_you_mean(matches) or f"frameworks with a backend: {', '.join(known)}",
+        )
+    module, _, attribute = target.partition(":")
+    return getattr(importlib.import_module(module), attribute)
