@@ -112,7 +112,8 @@ def test_freeze_writes_what_the_given_backend_renders(tmp_path: Path, monkeypatc
         inputs=[tmp_path / "exp.yaml"],
         env_consumed={},
     )
-    bundle = freeze(resolved, resolved.config, runs_dir=Path("runs"), backend=StandInBackend())
-    loaded = load_bundle(bundle)  # the digests and the hash agree with what was written
+    backend = StandInBackend()
+    bundle = freeze(resolved, resolved.config, runs_dir=Path("runs"), backend=backend)
+    loaded = load_bundle(bundle, backend=backend)  # digests, hash and job config agree with what was written
     assert json.loads(loaded.job_toml.read_text()) == {"generation": 3, "steps": 5}
     assert set(loaded.lock["packages"]) == {"torch", "python"}

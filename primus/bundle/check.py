@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from primus.backends.torchtitan.job_toml import job_toml_text
+from primus.backend import Backend, backend_for
 from primus.bundle.canonical import compact_json, sha256_file
 from primus.bundle.hashing import hash_material, hash_of
 from primus.bundle.layout import (
@@ -26,7 +25,7 @@ from primus.bundle.layout import (
     RESOLVED,
 )
 from primus.config.model import Origin
-from primus.errors import BundleError, BundleIntegrityError
+from primus.errors import BundleError, BundleIntegrityError, PrimusError
 
 #: What to pass instead of a folder that is not a bundle.
 BUNDLE_HINT = (
@@ -47,7 +46,7 @@ class BundleProblem:
         return f"{self.file}: {self.problem}"
 
 
-def check_bundle(path: Path) -> None:
+def check_bundle(path: Path, *, backend: Backend | None = None) -> None:
     """Re-verify every digest of the bundle at ``path``; raise ``BundleIntegrityError`` naming each problem.
 
     Checks: the manifest lists exactly the frozen files; each exists with its recorded sha256; no other
@@ -57,6 +56,7 @@ def check_bundle(path: Path) -> None:
     what trains (resolved.yaml, job_config.toml, lock.json's env/packages/runtime) is tied to the folder's
     name, which a forger would have to move, making it another bundle. provenance.json and lock.json's
     descriptive fields (inputs, git, experiment) are covered by the manifest digests only.
+    ``backend`` (default: the one serving resolved.yaml's framework) renders and reads the job config.
     Raises plain ``BundleError`` when ``path`` is not a bundle at all.
     """
     bundle = Path(path)
@@ -99,7 +99,7 @@ def check_bundle(path: Path) -> None:
             problems.append(BundleProblem(entry.name, f"unexpected {kind} (not part of the frozen bundle)"))
 
     if not problems:
-        problems.extend(_hash_problems(bundle, manifest))
+        problems.extend(_hash_problems(bundle, manifest, backend))
     if problems:
         raise BundleIntegrityError(bundle, problems)
 
@@ -117,7 +117,7 @@ def _read_manifest(bundle: Path) -> dict[str, Any]:
     return manifest
 
 
-def _hash_problems(bundle: Path, manifest: dict[str, Any]) -> list[BundleProblem]:
+def _hash_problems(bundle: Path, manifest: dict[str, Any], backend: Backend | None) -> list[BundleProblem]:
     """Rebuild the hash from the frozen content; catches a file edited together with its manifest entry."""
     try:
         document = _load_yaml(bundle / RESOLVED)
@@ -156,23 +156,29 @@ def _hash_problems(bundle: Path, manifest: dict[str, Any]) -> list[BundleProblem
                 ".", f"folder name {bundle.name!r} does not match the content hash {rebuilt!r}{shape}"
             )
         )
-    problems.extend(_job_toml_problems(bundle, document))
+    problems.extend(_job_toml_problems(bundle, document, backend))
     return problems
 
 
-def _job_toml_problems(bundle: Path, document: Any) -> list[BundleProblem]:
-    """job_config.toml must be exactly what resolved.yaml's config renders to (it is not in the hash)."""
+def _job_toml_problems(bundle: Path, document: Any, backend: Backend | None) -> list[BundleProblem]:
+    """The job config must be exactly what resolved.yaml's config renders to (it is not in the hash)."""
     config = document.get("config") if isinstance(document, dict) else None
     if not isinstance(config, dict):
         return [BundleProblem(RESOLVED, "has no config mapping")]
     try:
-        written = tomllib.loads((bundle / JOB_TOML).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        backend = backend or backend_for(document.get("framework"))
+    except PrimusError as error:
+        return [BundleProblem(RESOLVED, error.message)]
+    try:
+        written = backend.read_job_config((bundle / JOB_TOML).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as error:  # tomllib.TOMLDecodeError is a ValueError
         return [BundleProblem(JOB_TOML, f"unreadable: {error}")]
     try:
-        expected = tomllib.loads(job_toml_text(config))
-    except (BundleError, ValueError, TypeError) as error:
-        return [BundleProblem(RESOLVED, f"its config cannot be rendered as TorchTitan TOML: {error}")]
+        expected = backend.read_job_config(backend.job_config_text(config, origin_of=None))
+    except (PrimusError, ValueError, TypeError) as error:
+        return [
+            BundleProblem(RESOLVED, f"its config cannot be rendered as a {backend.name} job config: {error}")
+        ]
     if compact_json(written) != compact_json(expected):
         return [BundleProblem(JOB_TOML, "differs from the config in resolved.yaml (edited after freeze)")]
     return []
@@ -213,11 +219,11 @@ class FrozenBundle:
         return Origin(file=last["file"], line=last["line"], layer=last["layer"])
 
 
-def load_bundle(path: Path, *, verify: bool = True) -> FrozenBundle:
+def load_bundle(path: Path, *, verify: bool = True, backend: Backend | None = None) -> FrozenBundle:
     """Load the bundle at ``path`` (verified with ``check_bundle`` first unless ``verify`` is False)."""
     bundle = Path(path)
     if verify:
-        check_bundle(bundle)
+        check_bundle(bundle, backend=backend)
     elif not (bundle / RESOLVED).is_file():
         raise BundleError("no run bundle here (resolved.yaml missing)", file=str(bundle))
     try:

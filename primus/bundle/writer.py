@@ -244,7 +244,7 @@ def _provenance(resolved: ResolvedExperiment) -> dict[str, list[dict[str, Any]]]
 def _reuse_existing(final: Path, files: Mapping[str, str], backend: Backend) -> Path:
     """Return ``final`` if it is an intact bundle of the same content; never modify it."""
     try:
-        check_bundle(final)
+        check_bundle(final, backend=backend)
     except BundleError as error:
         raise BundleError(
             f"a bundle with this hash already exists but is damaged:\n{error.message}",
