@@ -27,6 +27,7 @@ pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[1]
 ASSETS = REPO / "tests" / "assets"
+CPU_DEFAULT = REPO / "examples/torchtitan/configs/CPU/llama3_debugmodel-pretrain.yaml"
 EXTENSION = "primus.backends.torchtitan.primus_turbo_extensions.config_extension"
 STEPS = 6
 # Columns that must match between runs; throughput and timings legitimately differ.
@@ -206,3 +207,41 @@ def test_a_failing_run_raises_launch_error_with_the_log_tail(tmp_path):
     )
     assert error.exit_code == 1
     assert not (bundle / "train" / "DONE").exists()
+
+
+def test_killing_the_launchers_process_group_stops_its_worker(tmp_path):
+    """The issue's reproduction: ``setsid ./primus-cli direct ... & kill -9 -- -$!`` during training."""
+    runs = tmp_path / "runs"
+    direct = [str(REPO / "primus-cli"), "direct", "--", "train", "pretrain", "--config", str(CPU_DEFAULT)]
+    launcher = subprocess.Popen(
+        [*direct, "--runs-dir", str(runs), "--training.seq_len", "64", "--training.steps", "40"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # setsid: the launcher leads its own process group
+    )
+    tree: list[int] = []
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            rows = [row for path in runs.glob("*/*/train/metrics.jsonl") for row in read_rows(path)]
+            if rows and rows[-1]["step"] >= 2:
+                break
+            assert launcher.poll() is None, "the run ended before it could be killed"
+            time.sleep(0.05)
+        else:
+            pytest.fail("no training step within 300 s")
+        tree = _process_tree(launcher.pid)
+        os.killpg(launcher.pid, signal.SIGKILL)
+        launcher.wait()
+        deadline = time.monotonic() + 60
+        while any(_alive(pid) for pid in tree) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(_alive(pid) for pid in tree), "a worker outlived its killed launcher's process group"
+    finally:
+        for pid in tree:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+    assert len(tree) >= 3  # launcher -> torchrun -> worker
+    (train_dir,) = runs.glob("*/*/train")
+    assert not (train_dir / "DONE").exists()
+    assert read_rows(train_dir / "metrics.jsonl")[-1]["step"] < 40

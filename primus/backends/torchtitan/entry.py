@@ -56,6 +56,28 @@ def _hold_worker_lock(argv: list[str]) -> None:
 
 
 @cli_boundary
+def _die_with_torchrun() -> None:
+    """Get SIGTERM when torchrun dies, even by SIGKILL (``kill -9 -- -PGID`` of the launcher's group).
+
+    torchrun starts each worker in a session of its own, so a signal to the launcher's process group never
+    reaches the worker; without this, a worker whose torchrun was killed trains on alone to the end.
+    If torchrun is already gone (it died before the signal was armed), the worker stops at once.
+    """
+    import os
+    import signal
+
+    parent = os.getppid()
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG (Linux)
+    except (OSError, AttributeError):
+        return  # not Linux: the worker lock still makes the next train see a straggler
+    if os.getppid() != parent:
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
 def main() -> int:
     """Run TorchTitan's training main flow on ``sys.argv``; returns the process exit code.
 
@@ -63,6 +85,7 @@ def main() -> int:
     arguments are the ones ``torchrun`` gave this process.
     """
     argv = sys.argv[1:]
+    _die_with_torchrun()
     _hold_worker_lock(argv)
     from primus.backends.torchtitan import cpu_runtime
 
