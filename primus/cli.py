@@ -184,35 +184,30 @@ def cmd_resolve(args: argparse.Namespace) -> int:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    """The final value of one dotted key and every layer that set it, in precedence order."""
-    from primus.config import load_experiment
+    """The final value of one dotted key and every layer that set it (``primus.config.explain``)."""
+    from primus.config import explain, explain_section, load_experiment
     from primus.validate import known_keys, schema_default
 
     resolved = load_experiment(
         _experiment(args.config, args), args.overrides, configs_root=_configs_root(args)
     )
     key = args.key
-    settings = resolved.provenance.get(key, [])
-    if not settings:
-        children = sorted(k for k in resolved.provenance if k.startswith(key + "."))
-        if children:
-            print(f"{key} is a section; its keys set by some layer:")
-            for child in children:
-                print(f"  {child} = {_scalar(resolved.get(child))}   ({resolved.origin_of(child)})")
-            return 0
-        keys = known_keys()
-        if key not in keys:
-            hint = did_you_mean(suggest(key, sorted(keys))) or "see `primus-cli resolve CONFIG`"
-            raise ConfigKeyError(f"unknown key '{key}'", key=key, hint=hint)
-        print(f"{key} = {_scalar(schema_default(key))}")
-        print("  no layer sets it: this is TorchTitan's default (or the Primus extension's)")
+    explanation = explain(resolved, key)
+    if explanation.settings:
+        print(explanation.format())
         return 0
-    print(f"{key} = {_scalar(resolved.get(key))}")
-    width = max(len(str(s.origin)) for s in settings)
-    for index, setting in enumerate(settings, start=1):
-        won = "  <- wins" if index == len(settings) else ""
-        where = f"{setting.origin!s:<{width}}  {setting.origin.layer:<14}"
-        print(f"  {index}. {where} {_scalar(setting.value)}{won}")
+    section = explain_section(resolved, key)
+    if section:
+        print(f"{key} is a section; its keys set by some layer:")
+        for child in section:
+            print(f"  {child.summary()}")
+        return 0
+    keys = known_keys()
+    if key not in keys:
+        hint = did_you_mean(suggest(key, sorted(keys))) or "see `primus-cli resolve CONFIG`"
+        raise ConfigKeyError(f"unknown key '{key}'", key=key, hint=hint)
+    print(f"{key} = {_scalar(schema_default(key))}")
+    print("  no layer sets it: this is TorchTitan's default (or the Primus extension's)")
     return 0
 
 

@@ -72,7 +72,7 @@ def test_render_json_is_sorted_and_round_trips(resolved):
     text = render(resolved, "json")
     assert json.loads(text) == resolved_document(resolved)
     assert text.endswith("}\n")
-    assert list(json.loads(text)) == ["config", "envelope", "framework", "module"]
+    assert list(json.loads(text)) == ["config", "envelope", "framework", "module", "presets"]
 
 
 def test_render_refuses_an_unknown_format(resolved):

@@ -22,26 +22,20 @@ from primus.backend import Backend, backend_for
 from primus.bundle.canonical import compact_json, normalize, sha256_text
 from primus.bundle.layout import BUNDLE_FORMAT, HASH_LENGTH
 from primus.bundle.lock import env_record, package_versions
+from primus.config.explain import resolved_document
 from primus.config.model import ResolvedExperiment
 from primus.errors import ConfigValueError
-
-#: Envelope keys that are raw input rather than resolved values (the modules are recorded as module/config).
-_ENVELOPE_EXCLUDED = frozenset({"modules"})
 
 #: What an experiment name must look like to be a folder name under runs/.
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+=-]*$")
 
 
-def resolved_document(resolved: ResolvedExperiment, config: Mapping[str, Any]) -> dict[str, Any]:
-    """The content of resolved.yaml: envelope, module and framework names, preset names and the config."""
-    envelope = {k: v for k, v in resolved.envelope.items() if k not in _ENVELOPE_EXCLUDED}
-    return {
-        "envelope": normalize(envelope, "envelope"),
-        "module": resolved.module_name,
-        "framework": resolved.framework,
-        "presets": {"module": resolved.module_preset, "model": resolved.model_preset},
-        "config": normalize(config),
-    }
+def canonical_document(resolved: ResolvedExperiment, config: Mapping[str, Any]) -> dict[str, Any]:
+    """``primus.config.resolved_document`` with its envelope and config normalized to JSON types."""
+    document = resolved_document(resolved, config)
+    document["envelope"] = normalize(document["envelope"], "envelope")
+    document["config"] = normalize(document["config"])
+    return document
 
 
 def hash_material(
@@ -79,7 +73,7 @@ def compute_hash(
     the installed versions of the backend's packages (``backend`` defaults to the experiment framework's);
     pass it to plan for another environment. ``image_id`` is the container image ID when the run uses one.
     """
-    document = resolved_document(resolved, config)
+    document = canonical_document(resolved, config)
     env = env_record(resolved.env_consumed)
     versions = pinned_versions(resolved, backend) if packages is None else packages
     return hash_of(hash_material(document, env, versions, image_id))

@@ -30,11 +30,11 @@ from primus.bundle.canonical import (
 )
 from primus.bundle.check import check_bundle
 from primus.bundle.hashing import (
+    canonical_document,
     experiment_folder_name,
     hash_material,
     hash_of,
     pinned_versions,
-    resolved_document,
 )
 from primus.bundle.layout import (
     BUNDLE_FORMAT,
@@ -145,7 +145,7 @@ def render_bundle(
     The job config is the backend's (``backend`` defaults to the one serving ``resolved.framework``).
     """
     backend = backend or backend_for(resolved.framework)
-    document = resolved_document(resolved, config)
+    document = canonical_document(resolved, config)
     _refuse_plaintext_secrets(resolved, document)
     env = env_record(resolved.env_consumed)
     versions = dict(pinned_versions(resolved, backend) if packages is None else packages)

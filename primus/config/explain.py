@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -30,6 +31,12 @@ class Explanation:
     def winner(self) -> Setting | None:
         """The setting whose value is in the resolved config, or None when no layer set the key."""
         return self.settings[-1] if self.settings else None
+
+    def summary(self) -> str:
+        """One line: ``key = value   (file:line)`` of the winning setting (``key: not set`` when none)."""
+        if self.winner is None:
+            return f"{self.key}: not set by any layer"
+        return f"{self.key} = {_inline(self.winner.value)}   ({self.winner.origin})"
 
     def format(self) -> str:
         """Human-readable, highest precedence first, the winner marked with ``*``::
@@ -65,13 +72,25 @@ def explain_section(resolved: ResolvedExperiment, prefix: str) -> list[Explanati
     return [explain(resolved, key) for key in keys]
 
 
-def resolved_document(resolved: ResolvedExperiment) -> dict[str, Any]:
-    """The canonical content of ``resolved.yaml``: ``{envelope, module, framework, config}``."""
+#: Envelope keys that are raw input rather than resolved values (the module is recorded as module/presets).
+_ENVELOPE_EXCLUDED = frozenset({"modules"})
+
+
+def resolved_document(
+    resolved: ResolvedExperiment, config: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The content of ``resolved.yaml``: envelope, module and framework names, preset names and the config.
+
+    ``config`` is the validated config (``primus.validate.validate``'s result); without it, the merged
+    config as loaded. The one definition: the bundle hashes and writes this document (normalized to JSON
+    types), ``render`` prints it.
+    """
     return {
-        "envelope": resolved.envelope,
+        "envelope": {k: v for k, v in resolved.envelope.items() if k not in _ENVELOPE_EXCLUDED},
         "module": resolved.module_name,
         "framework": resolved.framework,
-        "config": resolved.config,
+        "presets": {"module": resolved.module_preset, "model": resolved.model_preset},
+        "config": resolved.config if config is None else config,
     }
 
 

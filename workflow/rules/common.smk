@@ -7,7 +7,7 @@ from pathlib import Path
 
 from snakemake.utils import validate
 
-from primus.errors import PrimusError
+from primus.errors import PrimusError, report_error
 from primus.workflow import (
     plan_run,
     primus_cli_command,
@@ -21,8 +21,7 @@ try:
     PLAN = plan_run(config, root=Path(workflow.basedir))
 except PrimusError as error:
     # One clear message and exit code 2 instead of Snakemake's traceback of the Snakefile.
-    print(f"error: {error.format()}", file=sys.stderr)
-    sys.exit(error.exit_code)
+    sys.exit(report_error(error))
 
 RUNS = str(PLAN.runs_dir)
 WORK = f"{RUNS}/.workflow/{{exp_name}}"
