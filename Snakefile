@@ -16,6 +16,7 @@ include: "workflow/rules/container.smk"
 include: "workflow/rules/resolve.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/verify.smk"
+include: "workflow/rules/sweep.smk"
 
 
 # Only training goes to a cluster scheduler; the other stages take seconds on the submit host.
@@ -24,12 +25,15 @@ localrules:
     build_container,
     resolve_experiment,
     verify_run,
+    report_sweep,
 
 
 wildcard_constraints:
     exp_name=r"[^/]+",
     key=r"[0-9a-f]+",
     bundle_hash=r"[0-9a-f]+",
+    variant=r"[a-z]+",
+    sweep_name=r"[^/]+",
 
 
 onsuccess:
@@ -40,30 +44,37 @@ onerror:
     print_failure_summary()
 
 
-# Default target: train the experiment and verify it; ends with the verdict.
+# Default target: train the experiment (every point of sweep=) and verify it; ends with the verdict.
 rule train:
     default_target: True
     input:
-        done=lambda wc: train_done(),
-        verdict=lambda wc: verdict_file(),
+        done=every_run(train_done),
+        verdict=every_run(verdict_file),
+
+
+# Every point of --config sweep=PATH through its own chain, then the sweep report.
+rule sweep:
+    input:
+        verdict=every_run(verdict_file),
+        report=sweep_report_files,
 
 
 # Verify (again) the trained experiment.
 rule verify:
     input:
-        verdict=lambda wc: verdict_file(),
+        verdict=every_run(verdict_file),
 
 
 # Freeze the experiment into its run bundle.
 rule resolve:
     input:
-        frozen=lambda wc: frozen_stamp(),
+        frozen=every_run(frozen_stamp),
 
 
 # Validate the experiment (with preflight for the host runtime).
 rule validate:
     input:
-        stamp=validated_stamp(),
+        stamp=every_run(validated_stamp),
 
 
 # Build the training image and record its ID.

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from primus import __version__
+from primus import __version__, stages
 from primus.errors import (
     EXIT_CONFIG,
     ConfigErrors,
@@ -65,15 +65,24 @@ def _experiment(config: str, args: argparse.Namespace) -> str:
     return str(find_experiment(config, platform=platform, root=_examples_root()))
 
 
-def _load_and_validate(config: str, overrides: Sequence[str], args: argparse.Namespace, *, preflight: bool):
-    """Load one experiment, then validate it; print its warnings; returns (resolved, coerced config)."""
-    from primus.config import load_experiment
-    from primus.validate import check
+def _validated(
+    config: str, overrides: Sequence[str], args: argparse.Namespace, *, preflight: bool
+) -> stages.Validated:
+    """The validate stage for CONFIG (a path or an experiment name) with this command's options."""
+    return stages.validate_experiment(
+        _experiment(config, args),
+        overrides,
+        configs_root=_configs_root(args),
+        preflight=preflight,
+        strict=getattr(args, "strict", False),
+    )
 
-    resolved = load_experiment(_experiment(config, args), overrides, configs_root=_configs_root(args))
-    validation = check(resolved, preflight=preflight, strict=getattr(args, "strict", False))
-    _print_warnings(validation.warnings)
-    return resolved, validation.config
+
+def _load_and_validate(config: str, overrides: Sequence[str], args: argparse.Namespace, *, preflight: bool):
+    """The validate stage, then its warnings printed; returns the ``stages.Validated``."""
+    validated = _validated(config, overrides, args, preflight=preflight)
+    _print_warnings(validated.warnings)
+    return validated
 
 
 def _print_warnings(warnings: Sequence[PrimusError], indent: str = "") -> None:
@@ -86,24 +95,6 @@ def _print_warnings(warnings: Sequence[PrimusError], indent: str = "") -> None:
             f"{indent}{count} warning{'s' if count != 1 else ''} (--strict makes them errors)",
             file=sys.stderr,
         )
-
-
-def _read_image_id(path: str | None) -> str | None:
-    """The image ID recorded by the container stage, or None when no file is given."""
-    if not path:
-        return None
-    file = Path(path)
-    if not file.is_file():
-        raise PrimusError(
-            f"image ID file {path} does not exist",
-            hint="build the image first: primus-cli container build (or snakemake container)",
-        )
-    image_id = file.read_text(encoding="utf-8").strip()
-    if not image_id:
-        raise PrimusError(
-            f"image ID file {path} is empty", hint="rebuild the image: primus-cli container build"
-        )
-    return image_id
 
 
 def _dump(data: Any, fmt: str) -> str:
@@ -127,16 +118,12 @@ def _split_overrides(extra: list[str]) -> list[str]:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     """Validate every file; print every problem of every file; exit 2 when any file is invalid."""
-    from primus.config import load_experiment
-    from primus.validate import check
-
     failed = 0
     results = []
     for config in args.configs:
         try:
             path = _experiment(config, args)
-            resolved = load_experiment(path, args.overrides, configs_root=_configs_root(args))
-            validation = check(resolved, preflight=args.preflight, strict=args.strict)
+            validation = _validated(path, args.overrides, args, preflight=args.preflight)
         except PrimusError as error:
             failed += 1
             problems = error.errors if isinstance(error, ConfigErrors) else [error]
@@ -172,14 +159,12 @@ def _indent(text: str) -> str:
 
 def cmd_resolve(args: argparse.Namespace) -> int:
     """Print the fully resolved module config, or freeze it into a run bundle (--freeze)."""
-    resolved, config = _load_and_validate(args.config, args.overrides, args, preflight=False)
+    validated = _load_and_validate(args.config, args.overrides, args, preflight=False)
     if not args.freeze:
-        print(_dump(config, args.format), end="")
+        print(_dump(validated.config, args.format), end="")
         return 0
-    from primus.bundle import freeze
-
-    bundle = freeze(resolved, config, runs_dir=_runs_dir(args), image_id=_read_image_id(args.image_id_file))
-    print(bundle)
+    image_id = stages.read_image_id(args.image_id_file)
+    print(stages.freeze_experiment(validated, runs_dir=_runs_dir(args), image_id=image_id))
     return 0
 
 
@@ -292,11 +277,12 @@ def cmd_train(args: argparse.Namespace) -> int:
             "give either --bundle DIR or a CONFIG file", hint="primus-cli train --bundle runs/EXP/HASH"
         )
     if args.bundle:
-        if args.runtime == "container":
-            return _train_in_container(Path(args.bundle), args)
-        from primus.backends.torchtitan import train
-
-        return train(Path(args.bundle), dry_run=args.dry_run)
+        return stages.train_bundle(
+            Path(args.bundle),
+            runtime=args.runtime,
+            container_variant=args.container_variant,
+            dry_run=args.dry_run,
+        )
     if args.runtime == "container":
         raise PrimusError(
             "--runtime container trains a frozen bundle",
@@ -306,47 +292,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     return _freeze_and_train(args.config, args.overrides, args)
 
 
-def _train_in_container(bundle: Path, args: argparse.Namespace) -> int:
-    """Run ``primus-cli train --bundle`` inside the image the bundle was frozen against.
-
-    The image ID is part of the bundle's hash (lock.json ``runtime.image_id``), so that image and no other
-    trains it; a bundle frozen without one says how to freeze for the container runtime.
-    """
-    from primus import containers
-    from primus.bundle import load_bundle
-
-    image_id = (load_bundle(bundle).lock.get("runtime") or {}).get("image_id")
-    if not image_id:
-        raise PrimusError(
-            f"{bundle} was frozen for the host runtime: its lock.json records no container image",
-            hint="freeze it for the container: primus-cli resolve --freeze CONFIG --image-id-file "
-            f"build/container/{args.container_variant}.image-id (snakemake does this with runtime=container)",
-        )
-    options = {"variant": args.container_variant, "image_id": image_id}
-    if args.dry_run:
-        print(" ".join(containers.run_command(bundle, **options)))
-        return 0
-    status = containers.run(bundle, **options)
-    if status != 0:
-        from primus.errors import LaunchError
-
-        raise LaunchError(
-            f"training inside the container exited with status {status}",
-            file=str(bundle / "train" / "train.log"),
-            hint="read the log above; rerun the same command to resume from the latest checkpoint",
-        )
-    return 0
-
-
 def _freeze_and_train(config_path: str, overrides: Sequence[str], args: argparse.Namespace) -> int:
-    """The seed's `direct -- train pretrain` path: load, validate (with preflight), freeze, launch."""
-    from primus.backends.torchtitan import launch_command, train
-    from primus.bundle import compute_bundle_path, freeze
-
+    """The seed's `direct -- train pretrain` path: the validate, preflight, freeze and train stages."""
     # Preflight (this machine) comes after the header, so a run that cannot start here still shows what
     # it is; a dry run reports the preflight problems instead of stopping.
-    resolved, config = _load_and_validate(config_path, overrides, args, preflight=False)
-    image_id = _read_image_id(getattr(args, "image_id_file", None))
+    validated = _load_and_validate(config_path, overrides, args, preflight=False)
+    resolved, config = validated.resolved, validated.config
+    image_id = stages.read_image_id(getattr(args, "image_id_file", None))
     runs_dir = _runs_dir(args)
     model = config.get("model", {})
     job = config.get("job", {})
@@ -357,21 +309,17 @@ def _freeze_and_train(config_path: str, overrides: Sequence[str], args: argparse
     print(f"job.description:  {job.get('description')}")
     print(f"hf_assets_path:   {model.get('hf_assets_path')}")
     if args.dry_run:
-        bundle = compute_bundle_path(resolved, config, runs_dir=runs_dir, image_id=image_id)
+        bundle = validated.bundle(runs_dir=runs_dir, image_id=image_id)
         print(f"bundle (dry run, not written): {bundle}")
         _print_dry_run_preflight(resolved, config)
-        print(
-            "launch: " + " ".join(launch_command(bundle, env=os.environ, job_config=config, check_host=False))
-        )
+        print("launch: " + " ".join(stages.launch_preview(bundle, validated)))
         return 0
     sys.stdout.flush()
-    from primus.validate import preflight
-
-    preflight(config, origin_of=resolved.origin_of)
-    bundle = freeze(resolved, config, runs_dir=runs_dir, image_id=image_id)
+    stages.preflight(validated)
+    bundle = stages.freeze_experiment(validated, runs_dir=runs_dir, image_id=image_id)
     print(f"bundle:           {bundle}")
     sys.stdout.flush()
-    return train(bundle)
+    return stages.train_bundle(bundle)
 
 
 def _print_dry_run_preflight(resolved, config: dict) -> None:
@@ -389,16 +337,7 @@ def _print_dry_run_preflight(resolved, config: dict) -> None:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     """Check a trained bundle; write verify/verdict.json and a report; exit 1 naming failed checks."""
-    from primus.bundle import check_bundle
-    from primus.verify import verify
-
-    # A bundle edited after freeze is never judged (its metrics would be credited to a config it did not run).
-    for bundle in (args.bundle, args.against):
-        if bundle:
-            check_bundle(Path(bundle))
-    verdict = verify(
-        Path(args.bundle), against=Path(args.against) if args.against else None, tolerance=args.tolerance
-    )
+    verdict = stages.verify_bundle(Path(args.bundle), against=args.against, tolerance=args.tolerance)
     if args.format == "json":
         print(json.dumps({"bundle": args.bundle, **verdict.to_json()}, indent=2, allow_nan=False))
         return 0 if verdict.passed else 1
@@ -412,6 +351,45 @@ def cmd_verify(args: argparse.Namespace) -> int:
         failed = ", ".join(c.name for c in verdict.checks if c.status == "fail")
         print(f"failed checks: {failed}", file=sys.stderr)
         return 1
+    return 0
+
+
+def _plan_sweep(args: argparse.Namespace):
+    """Read the sweep file and plan every point (validate + hash); ConfigErrors lists every problem."""
+    from primus.sweep import plan_sweep, read_sweep
+    from primus.workflow import DEFAULT_PLATFORM
+
+    spec = read_sweep(args.sweep, platform=args.platform or DEFAULT_PLATFORM, root=_examples_root())
+    return plan_sweep(
+        spec,
+        runs_dir=_runs_dir(args),
+        base_overrides=args.overrides,
+        configs_root=_configs_root(args),
+        image_id=stages.read_image_id(args.image_id_file),
+        strict=args.strict,
+    )
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """``sweep plan``: the points of a sweep file with their bundles and status; ``sweep report``: write
+    the sweep report (table, overlaid loss curves, best point) from what the points' bundles hold."""
+    plan = _plan_sweep(args)
+    if args.action == "plan":
+        from primus.sweep.table import format_plan, plan_rows
+
+        if args.format == "json":
+            print(json.dumps(plan_rows(plan), indent=2, default=str))
+        else:
+            print(format_plan(plan))
+        return 0
+    from primus.sweep.report import summary_lines, write_report
+    from primus.workflow import SWEEPS_DIR
+
+    folder = Path(args.output) if args.output else _runs_dir(args) / SWEEPS_DIR / plan.spec.name
+    results = write_report(plan, folder)
+    for line in summary_lines(plan, results):
+        print(line)
+    print(f"report: {folder / 'report.md'} (also report.html, loss.png, points.json)")
     return 0
 
 
@@ -552,6 +530,10 @@ EXAMPLES = {
   primus-cli verify runs/EXP/HASH
   primus-cli verify runs/EXP/HASH --against runs/EXP/OTHER_HASH --tolerance 0.01
   primus-cli verify runs/EXP/HASH --format json""",
+    "sweep": """examples:
+  primus-cli sweep plan examples/sweeps/llama3_debugmodel-lr.yaml      # points, bundles, status
+  primus-cli sweep plan examples/sweeps/llama3_debugmodel-lr.yaml --format json
+  primus-cli sweep report examples/sweeps/llama3_debugmodel-lr.yaml    # table, loss curves, best point""",
     "container": """examples:
   primus-cli container build --variant cpu
   primus-cli container build --gpu-arch gfx950 --dry-run""",
@@ -697,6 +679,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--format", choices=("text", "json"), default="text", help="json: the verdict on stdout"
     )
 
+    command = add(
+        "sweep", cmd_sweep, "plan a sweep file's points (table of bundles and status), or write its report"
+    )
+    command.add_argument("action", choices=("plan", "report"))
+    command.add_argument("sweep", metavar="SWEEP", help="sweep YAML (base experiment + axes)")
+    command.add_argument("--format", choices=("table", "json"), default="table", help="for plan")
+    command.add_argument(
+        "--runs-dir", help=f"where bundles go (default $PRIMUS_RUNS_DIR or ./{DEFAULT_RUNS_DIR})"
+    )
+    command.add_argument("--output", help="report folder (default <runs>/.sweeps/<sweep name>/)")
+    command.add_argument("--image-id-file", help="bundles for this container image (default: host)")
+    _add_platform(command)
+    add_strict(command)
+    add_roots(command)
+
     command = add("container", cmd_container, "build the training image from containers/")
     command.add_argument("action", choices=("build",))
     command.add_argument("--variant", choices=("rocm", "cpu"), default="rocm")
@@ -725,7 +722,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Subcommands whose unknown options are config overrides rather than typos of our own options.
-_TAKES_OVERRIDES = {"validate", "resolve", "explain", "train"}
+_TAKES_OVERRIDES = {"validate", "resolve", "explain", "train", "sweep"}
 
 
 def _autocomplete(parser: argparse.ArgumentParser) -> None:

@@ -20,14 +20,22 @@ Experiment lookup (``--config exp=...``), in order:
 
 from __future__ import annotations
 
+import json
 import shlex
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from primus.errors import ConfigValueError, ExperimentNotFoundError, cli_boundary, did_you_mean, suggest
+from primus.errors import (
+    ConfigKeyError,
+    ConfigValueError,
+    ExperimentNotFoundError,
+    cli_boundary,
+    did_you_mean,
+    suggest,
+)
 
 #: Workflow config defaults (the schema in workflow/schemas/config.schema.yaml repeats them for users).
 DEFAULT_PLATFORM = "MI300X"
@@ -35,6 +43,8 @@ DEFAULT_RUNS_DIR = "runs"
 #: Folder under the runs folder for the workflow's own bookkeeping (logs, validation stamps, image IDs):
 #: kept outside ``runs/<exp_name>/`` so every folder there is a bundle.
 WORKFLOW_DIR = ".workflow"
+#: Folder under the runs folder for sweep reports (``<runs>/.sweeps/<sweep name>/``).
+SWEEPS_DIR = ".sweeps"
 RUNTIMES = ("host", "container")
 
 _YAML_SUFFIXES = (".yaml", ".yml")
@@ -193,7 +203,7 @@ class SlurmResources:
 
 @dataclass(frozen=True)
 class RunPlan:
-    """Every path the workflow uses for one experiment, computed at parse time without writing anything.
+    """Every path the workflow uses for one run (one sweep point), computed at parse time without writes.
 
     ``bundle`` is None for the container runtime until the image is built: its ID is part of the hash
     (see ``bundle_for_image``). ``key`` is the hash of the config alone and names the bookkeeping folder.
@@ -209,19 +219,79 @@ class RunPlan:
     #: ``strict: true`` in the workflow config: validation warnings are errors (``primus-cli ... --strict``)
     strict: bool = False
     resources: SlurmResources = field(default_factory=SlurmResources)
-    resolved: Any = field(default=None, repr=False, compare=False)
-    config: Any = field(default=None, repr=False, compare=False)
+    point: str = "base"  # the sweep point's name ("base" for a single run)
+    validated: Any = field(default=None, repr=False, compare=False)
+
+    @property
+    def resolved(self) -> Any:
+        return self.validated.resolved
+
+    @property
+    def config(self) -> Any:
+        return self.validated.config
 
     @property
     def workdir(self) -> Path:
-        """Bookkeeping folder: validation stamp, image ID, logs of the rules that run before the bundle."""
+        """Bookkeeping folder: validation stamp and logs of the rules that run before the bundle."""
         return self.runs_dir / WORKFLOW_DIR / self.exp_name / self.key
+
+    @property
+    def cli_args(self) -> str:
+        """The experiment and its overrides as primus-cli takes them, quoted for a shell."""
+        return shlex.join([*(["--strict"] if self.strict else []), str(self.experiment), *self.overrides])
 
     def bundle_for_image(self, image_id: str) -> Path:
         """The bundle path once the container image is known (same recipe as ``primus-cli resolve``)."""
-        from primus.bundle import bundle_path
+        return self.validated.bundle(runs_dir=self.runs_dir, image_id=image_id)
 
-        return Path(bundle_path(self.resolved, self.config, runs_dir=self.runs_dir, image_id=image_id))
+
+@dataclass(frozen=True)
+class WorkflowPlan:
+    """The runs of one ``snakemake`` call: one for ``exp=``, one per sweep point for ``sweep=``.
+
+    Rules find their run by wildcards (``run``, ``for_bundle``); points with the same bundle are one run
+    for the rules (the first point names it) and stay separate points in ``sweep``.
+    """
+
+    runs: tuple[RunPlan, ...]
+    runs_dir: Path
+    runtime: str
+    container_variant: str = "rocm"
+    sweep: Any = None  # primus.sweep.SweepPlan for sweep=, else None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_key", {(r.exp_name, r.key): r for r in reversed(self.runs)})
+        object.__setattr__(self, "_by_bundle", {})
+
+    @property
+    def distinct_runs(self) -> list[RunPlan]:
+        """One run per bundle key, in point order."""
+        return list({(r.exp_name, r.key): r for r in reversed(self.runs)}.values())[::-1]
+
+    def run(self, exp_name: str, key: str) -> RunPlan:
+        """The run whose config hash is ``key`` (the bookkeeping folders' wildcards)."""
+        try:
+            return self._by_key[(exp_name, key)]  # type: ignore[attr-defined]
+        except KeyError:
+            raise ConfigKeyError(
+                f"no planned run {exp_name}/{key}", key="exp", hint="the workflow config changed: rerun"
+            ) from None
+
+    def for_bundle(self, exp_name: str, bundle_hash: str, image_id: str | None = None) -> RunPlan:
+        """The run frozen to ``runs/<exp_name>/<bundle_hash>`` (the container runtime needs the image ID)."""
+        if self.runtime == "host" or image_id is None:
+            return self.run(exp_name, bundle_hash)
+        cache = self._by_bundle  # type: ignore[attr-defined]
+        if image_id not in cache:
+            cache[image_id] = {
+                (r.exp_name, r.bundle_for_image(image_id).name): r for r in reversed(self.runs)
+            }
+        try:
+            return cache[image_id][(exp_name, bundle_hash)]
+        except KeyError:
+            raise ConfigKeyError(
+                f"no planned run frozen to {exp_name}/{bundle_hash}", key="exp", hint="rerun"
+            ) from None
 
 
 #: Parallelism degrees whose product is the world size (TorchTitan 0.2.2 ``parallelism`` section).
@@ -269,16 +339,7 @@ def _overrides(value: Any) -> tuple[str, ...]:
     return tuple(str(item) for item in value)
 
 
-def plan_run(workflow_config: Mapping[str, Any], *, root: Path = Path()) -> RunPlan:
-    """Find, load and validate the experiment of ``workflow_config`` and compute its paths (no writes).
-
-    ``workflow_config`` is Snakemake's ``config`` after schema validation (keys: exp, platform, runtime,
-    runs_dir, overrides, strict, slurm). Raises PrimusError subclasses with file:line for any config problem.
-    """
-    from primus.bundle import bundle_path
-    from primus.config import load_experiment
-    from primus.validate import validate
-
+def _runtime(workflow_config: Mapping[str, Any]) -> str:
     runtime = str(workflow_config.get("runtime", "host"))
     if runtime not in RUNTIMES:
         raise ConfigValueError(
@@ -287,31 +348,62 @@ def plan_run(workflow_config: Mapping[str, Any], *, root: Path = Path()) -> RunP
             value=runtime,
             hint=f"one of: {', '.join(RUNTIMES)}",
         )
-    experiment = find_experiment(
-        str(workflow_config.get("exp", "")),
-        platform=str(workflow_config.get("platform", DEFAULT_PLATFORM)),
-        root=root,
-    )
+    return runtime
+
+
+def plan_workflow(workflow_config: Mapping[str, Any], *, root: Path = Path()) -> WorkflowPlan:
+    """Plan every run of ``workflow_config`` (no writes): the sweep's points for ``sweep``, else ``exp``
+    as a sweep of one point. Each point is loaded and validated (no preflight) and hashed.
+
+    ``workflow_config`` is Snakemake's ``config`` after schema validation (keys: exp, sweep, platform,
+    runtime, runs_dir, overrides, strict, slurm). Raises PrimusError subclasses with file:line for any
+    problem.
+    """
+    from primus.sweep import plan_sweep, read_sweep, single_run
+
+    runtime = _runtime(workflow_config)
+    platform = str(workflow_config.get("platform", DEFAULT_PLATFORM))
     overrides = _overrides(workflow_config.get("overrides"))
     runs_dir = Path(str(workflow_config.get("runs_dir", DEFAULT_RUNS_DIR)))
+    sweep_file = str(workflow_config.get("sweep") or "")
+    if sweep_file:
+        spec = read_sweep(sweep_file, platform=platform, root=root)
+    else:
+        experiment = find_experiment(str(workflow_config.get("exp", "")), platform=platform, root=root)
+        spec = single_run(experiment, overrides)
+        overrides = ()
     strict = bool(workflow_config.get("strict", False))
-    resolved = load_experiment(experiment, overrides)
-    config = validate(resolved, strict=strict)
-    host_bundle = Path(bundle_path(resolved, config, runs_dir=runs_dir, image_id=None))
-    resources = slurm_resources(workflow_config.get("slurm") or {}, config)
-    return RunPlan(
-        experiment=experiment,
-        exp_name=host_bundle.parent.name,
+    sweep = plan_sweep(spec, runs_dir=runs_dir, base_overrides=overrides, strict=strict)
+    settings = workflow_config.get("slurm") or {}
+    runs = tuple(
+        RunPlan(
+            experiment=spec.base,
+            exp_name=point.bundle.parent.name,
+            runs_dir=runs_dir,
+            runtime=runtime,
+            overrides=point.overrides,
+            key=point.bundle.name,
+            bundle=point.bundle if runtime == "host" else None,
+            strict=strict,
+            resources=slurm_resources(settings, point.validated.config),
+            point=point.name,
+            validated=point.validated,
+        )
+        for point in sweep.points
+    )
+    return WorkflowPlan(
+        runs=runs,
         runs_dir=runs_dir,
         runtime=runtime,
-        overrides=overrides,
-        key=host_bundle.name,
-        bundle=host_bundle if runtime == "host" else None,
-        strict=strict,
-        resources=resources,
-        resolved=resolved,
-        config=config,
+        container_variant=str(workflow_config.get("container_variant", "rocm")),
+        sweep=sweep if sweep_file else None,
     )
+
+
+def plan_run(workflow_config: Mapping[str, Any], *, root: Path = Path()) -> RunPlan:
+    """The one run of ``workflow_config`` (``exp=``): ``plan_workflow``'s only run."""
+    (run,) = plan_workflow({**workflow_config, "sweep": ""}, root=root).runs
+    return run
 
 
 # ---------------------------------------------------------------------------------------------- train step
@@ -441,6 +533,95 @@ def launch_lines(
         argv = launch_command(Path(bundle), env=env)
         lines.append(f"[{host}] " + shlex.join(argv))
     return lines
+
+
+# ---------------------------------------------------------------------------------------------- snakefile
+
+
+#: Values a train job gets for a SLURM resource that another run of the same workflow needs and it does not.
+_RESOURCE_FALLBACK: dict[str, Any] = {"mpi": "", "tasks": 1}
+
+
+def resource_lookups(plan: WorkflowPlan, lookup: Callable[[Any], RunPlan]) -> dict[str, Callable[[Any], Any]]:
+    """The train rule's ``resources:``: each a function of the job's wildcards, so every run (sweep point)
+    asks SLURM for its own; ``lookup(wildcards)`` finds the run."""
+    names = dict.fromkeys(name for run in plan.distinct_runs for name in run.resources.snakemake_resources())
+
+    def resource(name: str) -> Callable[[Any], Any]:
+        return lambda wildcards: (
+            lookup(wildcards).resources.snakemake_resources().get(name, _RESOURCE_FALLBACK.get(name, 0))
+        )
+
+    return {name: resource(name) for name in names}
+
+
+def sweep_needs_a_file() -> ConfigKeyError:
+    """The error of ``snakemake sweep`` without ``--config sweep=PATH``."""
+    return ConfigKeyError(
+        "the sweep target needs a sweep file",
+        key="sweep",
+        hint="snakemake sweep --config sweep=examples/sweeps/llama3_debugmodel-lr.yaml "
+        "(or make sweep SWEEP=PATH)",
+    )
+
+
+def sweep_report_dir(plan: WorkflowPlan) -> Path | None:
+    """Where the sweep report goes: ``<runs>/.sweeps/<sweep name>/`` (None without a sweep)."""
+    if plan.sweep is None:
+        return None
+    return plan.runs_dir / SWEEPS_DIR / plan.sweep.spec.name
+
+
+def _run_outcome(run: RunPlan) -> tuple[str, str]:
+    """(word, where to look) for one run after the workflow stopped."""
+    if run.bundle is None:
+        return "not run", "the bundle is known once the container image is built"
+    verdict = run.bundle / "verify" / "verdict.json"
+    if verdict.is_file():
+        try:
+            passed = json.loads(verdict.read_text(encoding="utf-8")).get("passed")
+        except (OSError, ValueError):
+            passed = None
+        return ("PASS" if passed else "FAIL"), str(verdict)
+    if (run.bundle / "train" / "DONE").is_file():
+        return "FAIL", f"verify failed: {run.bundle / 'verify' / 'verify_run.log'}"
+    if (run.bundle / "manifest.json").is_file():
+        return "FAIL", f"training failed or was stopped: {run.bundle / 'train' / 'train_model.log'}"
+    return "FAIL", f"not frozen: {run.workdir}/"
+
+
+def workflow_summary(plan: WorkflowPlan, *, failed: bool) -> str:
+    """What ``onsuccess``/``onerror`` print: the verdict of a single run, or a line per sweep point."""
+    if plan.sweep is None:
+        (run,) = plan.runs
+        if not failed:
+            word, where = _run_outcome(run)
+            return f"verdict: {word}  ({where})" if where.endswith("verdict.json") else ""
+        if run.bundle is None:
+            bundle = "not yet known (the container image comes first)"
+        elif (run.bundle / "manifest.json").is_file():
+            bundle = f"{run.bundle} (frozen; train/ and verify/ hold their logs)"
+        else:
+            bundle = f"{run.bundle} (not written)"
+        return (
+            f"primus workflow failed for {run.experiment} (exp_name {run.exp_name})\n"
+            f"  bundle: {bundle}\n"
+            f"  logs of validate/container/resolve: {run.workdir}/\n"
+            "  after an interrupted run: snakemake --unlock, then rerun "
+            "(training resumes from its checkpoint)"
+        )
+    outcomes = [(run.point, *_run_outcome(run)) for run in plan.runs]
+    bad = [name for name, word, _ in outcomes if word != "PASS"]
+    width = max(len(name) for name, _, _ in outcomes)
+    head = f"sweep {plan.sweep.spec.name}: {len(outcomes)} points, "
+    head += f"{len(bad)} failed: {', '.join(bad)}" if bad else "every point PASS"
+    lines = [head, *(f"  {word:<7} {name:<{width}}  {where}" for name, word, where in outcomes)]
+    report = sweep_report_dir(plan)
+    if report is not None and (report / "report.md").is_file():
+        lines.append(f"  report: {report / 'report.md'}")
+    if bad:
+        lines.append("  fix and rerun: points that passed are not run again")
+    return "\n".join(lines)
 
 
 @cli_boundary

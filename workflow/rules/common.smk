@@ -1,7 +1,7 @@
-# Shared set-up: validate the workflow config against its schema, then plan the run with primus.workflow
-# (experiment lookup, load + validate without preflight, bundle hash). Nothing is written at parse time.
+# Shared set-up: validate the workflow config against its schema, then plan the runs with primus.workflow:
+# one for exp=, one per point for sweep= (a single run is a sweep of one point). Rules look their run up
+# by wildcards. Nothing is written at parse time.
 import json
-import shlex
 import sys
 from pathlib import Path
 
@@ -9,16 +9,20 @@ from snakemake.utils import validate
 
 from primus.errors import PrimusError, report_error
 from primus.workflow import (
-    plan_run,
+    plan_workflow,
     primus_cli_command,
+    resource_lookups as _resource_lookups,
     runtime_train_args,
+    sweep_needs_a_file,
+    sweep_report_dir,
     train_shell,
+    workflow_summary,
 )
 
 validate(config, schema="../schemas/config.schema.yaml")
 
 try:
-    PLAN = plan_run(config, root=Path(workflow.basedir))
+    PLAN = plan_workflow(config, root=Path(workflow.basedir))
 except PrimusError as error:
     # One clear message and exit code 2 instead of Snakemake's traceback of the Snakefile.
     sys.exit(report_error(error))
@@ -26,32 +30,48 @@ except PrimusError as error:
 RUNS = str(PLAN.runs_dir)
 WORK = f"{RUNS}/.workflow/{{exp_name}}"
 BUNDLE = f"{RUNS}/{{exp_name}}/{{bundle_hash}}"
+IMAGES = f"{RUNS}/.workflow/.images"
 CLI = primus_cli_command(config["primus_cli"])
-EXP_ARGS = shlex.join(
-    [*(["--strict"] if PLAN.strict else []), str(PLAN.experiment), *PLAN.overrides]
-)
 
 
 def image_id_file():
-    """The file the container stage writes the image ID into."""
-    return f"{PLAN.workdir}/image_id"
+    """The file the container stage writes the image ID into (one image for every run)."""
+    return f"{IMAGES}/{PLAN.container_variant}/image_id"
 
 
-def validated_stamp():
-    """The validation stamp of this experiment (named by the config-only hash)."""
-    return f"{PLAN.workdir}/validated"
+def built_image_id():
+    """The image ID once the container checkpoint has run (Snakemake re-plans after it)."""
+    output = checkpoints.build_container.get(variant=PLAN.container_variant).output
+    return Path(output.image_id).read_text(encoding="utf-8").strip()
 
 
-def bundle_dir():
+def run_of_key(wc):
+    """The run a bookkeeping rule (validate) is for, from its wildcards."""
+    return PLAN.run(wc.exp_name, wc.key)
+
+
+def run_of_bundle(wc):
+    """The run a bundle rule (resolve, train) is for, from its wildcards."""
+    image = built_image_id() if PLAN.runtime == "container" else None
+    return PLAN.for_bundle(wc.exp_name, wc.bundle_hash, image)
+
+
+def validated_stamp(run):
+    """The validation stamp of a run (named by the config-only hash)."""
+    return f"{run.workdir}/validated"
+
+
+def bundle_dir(run):
     """The run bundle; under the container runtime it is known only once the image is built."""
-    if PLAN.bundle is not None:
-        return str(PLAN.bundle)
-    image_id = checkpoints.build_container.get(
-        exp_name=PLAN.exp_name, key=PLAN.key
-    ).output.image_id
-    return str(
-        PLAN.bundle_for_image(Path(image_id).read_text(encoding="utf-8").strip())
-    )
+    if run.bundle is not None:
+        return str(run.bundle)
+    return str(run.bundle_for_image(built_image_id()))
+
+
+def frozen_stamp(run):
+    """The stamp the freeze rule writes (its content is the bundle path)."""
+    bundle = Path(bundle_dir(run))
+    return f"{RUNS}/.workflow/{bundle.parent.name}/{bundle.name}/frozen"
 
 
 def runs_dir_of(stamp):
@@ -59,42 +79,49 @@ def runs_dir_of(stamp):
     return Path(stamp).parents[3]
 
 
-def frozen_stamp():
-    """The stamp the freeze rule writes (its content is the bundle path)."""
-    bundle = Path(bundle_dir())
-    return f"{RUNS}/.workflow/{bundle.parent.name}/{bundle.name}/frozen"
+def train_done(run):
+    return f"{bundle_dir(run)}/train/DONE"
 
 
-def train_done():
-    return f"{bundle_dir()}/train/DONE"
+def verdict_file(run):
+    return f"{bundle_dir(run)}/verify/verdict.json"
 
 
-def verdict_file():
-    return f"{bundle_dir()}/verify/verdict.json"
+def every_run(files):
+    """An input function: ``files(run)`` for every distinct planned run."""
+    return lambda wc: [files(run) for run in PLAN.distinct_runs]
+
+
+def resource_lookups(lookup):
+    """SLURM resources of the train rule, looked up per run by wildcards."""
+    return _resource_lookups(PLAN, lookup)
+
+
+SWEEP_REPORT = sweep_report_dir(PLAN)
+
+
+def sweep_report_files(wc):
+    """The sweep report's files; the sweep target without --config sweep=PATH stops with exit code 2."""
+    if SWEEP_REPORT is None:
+        error = sweep_needs_a_file()
+        print(f"error: {error.format()}", file=sys.stderr)
+        sys.exit(error.exit_code)
+    return [
+        f"{SWEEP_REPORT}/{name}" for name in ("report.md", "report.html", "loss.png")
+    ]
 
 
 def print_verdict():
-    """One line with the verdict of this run, when it exists."""
-    if PLAN.bundle is None:
-        return
-    verdict = Path(PLAN.bundle) / "verify" / "verdict.json"
-    if verdict.is_file():
-        passed = json.loads(verdict.read_text(encoding="utf-8")).get("passed")
-        print(f"verdict: {'PASS' if passed else 'FAIL'}  ({verdict})", file=sys.stderr)
+    """The verdict of every run (a table of points for a sweep)."""
+    print(workflow_summary(PLAN, failed=False), file=sys.stderr)
 
 
 def print_failure_summary():
-    """Where to look after a failure, and what was (not) written."""
-    if PLAN.bundle is None:
-        bundle = "not yet known (the container image comes first)"
-    elif (Path(PLAN.bundle) / "manifest.json").is_file():
-        bundle = f"{PLAN.bundle} (frozen; train/ and verify/ hold their logs)"
-    else:
-        bundle = f"{PLAN.bundle} (not written)"
-    print(
-        f"primus workflow failed for {PLAN.experiment} (exp_name {PLAN.exp_name})\n"
-        f"  bundle: {bundle}\n"
-        f"  logs of validate/container/resolve: {PLAN.workdir}/\n"
-        "  after an interrupted run: snakemake --unlock, then rerun (training resumes from its checkpoint)",
-        file=sys.stderr,
-    )
+    """Which runs failed, where to look, and what was (not) written; a sweep's report is written anyway
+    (Snakemake skips the report rule once a point failed, and the report is where a user compares).
+    """
+    if PLAN.sweep is not None:
+        from primus.sweep.report import write_report_quietly
+
+        write_report_quietly(PLAN.sweep, SWEEP_REPORT)
+    print(workflow_summary(PLAN, failed=True), file=sys.stderr)

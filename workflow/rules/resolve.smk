@@ -1,10 +1,10 @@
-# Freeze the validated experiment into its content-addressed bundle; fails when the bundle primus-cli
+# Freeze a validated run into its content-addressed bundle; fails when the bundle primus-cli
 # wrote is not the one planned at parse time (the two hash recipes must agree). The output is a stamp
 # holding the bundle path, never a bundle file: Snakemake deletes a rule's outputs before rerunning it,
 # and a bundle is immutable (freeze of the same content returns the existing bundle untouched).
 rule resolve_experiment:
     input:
-        stamp=lambda wc: validated_stamp(),
+        stamp=lambda wc: validated_stamp(run_of_bundle(wc)),
         image_id=lambda wc: image_id_file() if PLAN.runtime == "container" else [],
     output:
         frozen=f"{WORK}/{{bundle_hash}}/frozen",
@@ -18,7 +18,7 @@ rule resolve_experiment:
         image=lambda wc, input: (
             ["--image-id-file", input.image_id] if input.image_id else []
         ),
-        exp=EXP_ARGS,
+        exp=lambda wc: run_of_bundle(wc).cli_args,
         bundle=lambda wc, output: runs_dir_of(output.frozen)
         / wc.exp_name
         / wc.bundle_hash,

@@ -9,13 +9,13 @@ rule train_model:
         f"{BUNDLE}/train/train_model.log",
     conda:
         "../envs/primus.yaml"
-    threads: PLAN.resources.cpus_per_task
+    threads: lambda wc: run_of_bundle(wc).resources.cpus_per_task
     resources:
-        **PLAN.resources.snakemake_resources(),
+        **resource_lookups(run_of_bundle),
     params:
         command=lambda wc, output: train_shell(
             Path(output.done).parents[1],
-            PLAN.resources,
+            run_of_bundle(wc).resources,
             primus_cli=CLI,
             train_args=runtime_train_args(PLAN.runtime, config["container_variant"]),
         ),

@@ -1,4 +1,4 @@
-# Validate the experiment; the host runtime adds the preflight checks of this machine (accelerator
+# Validate a run's experiment; the host runtime adds the preflight checks of this machine (accelerator
 # memory, converters, assets) so a run that cannot start fails here, before anything is frozen.
 rule validate_experiment:
     output:
@@ -10,7 +10,7 @@ rule validate_experiment:
     params:
         cli=CLI,
         preflight="--preflight" if PLAN.runtime == "host" else "",
-        exp=EXP_ARGS,
+        exp=lambda wc: run_of_key(wc).cli_args,
     shell:
         "{params.cli} validate {params.preflight} {params.exp} > {output.stamp:q} 2> {log:q} "
         "|| {{ cat {log:q} >&2; rm -f {output.stamp:q}; exit 2; }}"

@@ -1,0 +1,162 @@
+"""The stages of one run, as functions every entry point chains: validate -> freeze -> train -> verify.
+
+``primus-cli`` (each subcommand, and ``direct -- train pretrain`` which chains them all), the workflow's
+planner (``primus.workflow``, at Snakemake parse time) and the sweep planner (``primus.sweep``) call these
+and nothing below them, so the order of the stages and what each one is given are written once.
+
+- :func:`validate_experiment` loads an experiment with its overrides and validates it (``preflight`` adds
+  the checks about this machine). Writes nothing.
+- :meth:`Validated.bundle` is the bundle path the experiment freezes to (its content hash). Writes nothing.
+- :func:`freeze_experiment` writes that bundle (atomically; an existing one is returned untouched).
+- :func:`train_bundle` trains a frozen bundle here or inside the image it was frozen against (resumable).
+- :func:`verify_bundle` checks a trained bundle and writes ``verify/``.
+
+Importing this module never imports torch; each stage imports what it needs when it runs.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from primus.errors import LaunchError, PrimusError
+
+if TYPE_CHECKING:
+    from primus.config.model import ResolvedExperiment
+    from primus.verify import Verdict
+
+RUNTIMES = ("host", "container")
+
+
+@dataclass(frozen=True)
+class Validated:
+    """A loaded and validated experiment: what it resolved to, its config coerced to schema types, and the
+    warnings validation found (what TorchTitan adjusts at run time; ``strict`` turns them into errors)."""
+
+    resolved: ResolvedExperiment
+    config: dict[str, Any]
+    warnings: list[PrimusError] = field(default_factory=list)
+
+    def bundle(self, *, runs_dir: Path, image_id: str | None = None) -> Path:
+        """``runs_dir/<exp_name>/<hash>``: where :func:`freeze_experiment` puts it (nothing is written)."""
+        from primus.bundle import bundle_path
+
+        return Path(bundle_path(self.resolved, self.config, runs_dir=Path(runs_dir), image_id=image_id))
+
+
+def validate_experiment(
+    path: str | Path,
+    overrides: Sequence[str] = (),
+    *,
+    configs_root: Path | None = None,
+    preflight: bool = False,
+    strict: bool = False,
+    env: Mapping[str, str] | None = None,
+) -> Validated:
+    """Load ``path`` with ``overrides`` and validate it; raises ConfigError(s) with file:line; no writes."""
+    from primus.config import load_experiment
+    from primus.validate import check
+
+    resolved = load_experiment(path, overrides, configs_root=configs_root, env=env)
+    validation = check(resolved, preflight=preflight, env=env, strict=strict)
+    return Validated(resolved, validation.config, list(validation.warnings))
+
+
+def preflight(validated: Validated) -> None:
+    """The checks about this machine (accelerator, memory, converters, assets); ConfigErrors when it
+    cannot run here. ``validate_experiment(preflight=True)`` runs them too."""
+    from primus.validate import preflight as run_preflight
+
+    run_preflight(validated.config, origin_of=validated.resolved.origin_of)
+
+
+def freeze_experiment(validated: Validated, *, runs_dir: Path, image_id: str | None = None) -> Path:
+    """Write the run bundle of ``validated`` (content-addressed, atomic) and return its path."""
+    from primus.bundle import freeze
+
+    return Path(freeze(validated.resolved, validated.config, runs_dir=Path(runs_dir), image_id=image_id))
+
+
+def read_image_id(path: str | Path | None) -> str | None:
+    """The image ID recorded by the container stage in ``path``, or None when no file is given."""
+    if not path:
+        return None
+    file = Path(path)
+    if not file.is_file():
+        raise PrimusError(
+            f"image ID file {path} does not exist",
+            hint="build the image first: primus-cli container build (or snakemake container)",
+        )
+    image_id = file.read_text(encoding="utf-8").strip()
+    if not image_id:
+        raise PrimusError(
+            f"image ID file {path} is empty", hint="rebuild the image: primus-cli container build"
+        )
+    return image_id
+
+
+def train_bundle(
+    bundle: Path, *, runtime: str = "host", container_variant: str = "rocm", dry_run: bool = False
+) -> int:
+    """Train a frozen bundle to completion (resuming from its newest checkpoint); 0 when done.
+
+    ``runtime="container"`` trains inside the image the bundle was frozen against: its ID is part of the
+    hash (lock.json ``runtime.image_id``), so that image and no other trains it. ``dry_run`` prints the
+    command instead. Raises LaunchError (exit 1) when training fails.
+    """
+    bundle = Path(bundle)
+    if runtime == "container":
+        return _train_in_container(bundle, container_variant, dry_run=dry_run)
+    from primus.backends.torchtitan import train
+
+    return train(bundle, dry_run=dry_run)
+
+
+def _train_in_container(bundle: Path, variant: str, *, dry_run: bool) -> int:
+    from primus import containers
+    from primus.bundle import load_bundle
+
+    image_id = (load_bundle(bundle).lock.get("runtime") or {}).get("image_id")
+    if not image_id:
+        raise PrimusError(
+            f"{bundle} was frozen for the host runtime: its lock.json records no container image",
+            hint="freeze it for the container: primus-cli resolve --freeze CONFIG --image-id-file "
+            f"build/container/{variant}.image-id (snakemake does this with runtime=container)",
+        )
+    options = {"variant": variant, "image_id": image_id}
+    if dry_run:
+        print(" ".join(containers.run_command(bundle, **options)))
+        return 0
+    status = containers.run(bundle, **options)
+    if status != 0:
+        raise LaunchError(
+            f"training inside the container exited with status {status}",
+            file=str(bundle / "train" / "train.log"),
+            hint="read the log above; rerun the same command to resume from the latest checkpoint",
+        )
+    return 0
+
+
+def verify_bundle(bundle: Path, *, against: Path | None = None, tolerance: float | None = None) -> Verdict:
+    """Check a trained bundle; writes ``verify/`` (verdict.json last) and returns the verdict.
+
+    Both bundles are checked against their manifests first: a bundle edited after freeze is never judged
+    (its metrics would be credited to a config it did not run).
+    """
+    from primus.bundle import check_bundle
+    from primus.verify import verify
+
+    for folder in (bundle, against):
+        if folder:
+            check_bundle(Path(folder))
+    return verify(Path(bundle), against=Path(against) if against else None, tolerance=tolerance)
+
+
+def launch_preview(bundle: Path, validated: Validated) -> list[str]:
+    """The torchrun argv a bundle not yet written would launch (dry runs; no host checks)."""
+    from primus.backends.torchtitan import launch_command
+
+    return launch_command(bundle, env=os.environ, job_config=validated.config, check_host=False)

@@ -1,0 +1,182 @@
+"""Planning a sweep: every point through the validate stage, its bundle path and its status. No writes.
+
+A point is the base experiment with the sweep's ``overrides:`` and the point's own values applied as
+command-line overrides (later wins: workflow overrides, then the sweep's, then the point's). Each point is
+validated; every problem of every point is collected and reported at once, a problem caused by a sweep value
+located at that value's file:line and naming the point and its axis. Points whose resolved config is equal
+have the same content hash, so they share one bundle (``PlannedPoint.same_as``).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from primus import stages
+from primus.config.overrides import COMMAND_LINE
+from primus.errors import ConfigError, ConfigErrors, PrimusError
+from primus.sweep.spec import Point, Setting, SweepSpec
+
+#: A bundle's progress through the stages, from the files the stages write last.
+STATUSES = ("new", "frozen", "trained", "verified")
+
+
+@dataclass(frozen=True)
+class PlannedPoint:
+    """One validated point: where it freezes to, and the earlier point it shares that bundle with."""
+
+    point: Point
+    validated: stages.Validated
+    bundle: Path  # for the runtime planned (the host bundle unless an image ID was given)
+    overrides: tuple[str, ...]  # everything given to the loader after the base experiment
+    same_as: str | None = None  # name of the first point with the same bundle
+
+    @property
+    def name(self) -> str:
+        return self.point.name
+
+    @property
+    def key(self) -> str:
+        return self.bundle.name
+
+
+@dataclass(frozen=True)
+class SweepPlan:
+    spec: SweepSpec
+    points: tuple[PlannedPoint, ...]
+
+    @property
+    def bundles(self) -> list[Path]:
+        """Each distinct bundle once, in point order."""
+        return list(dict.fromkeys(p.bundle for p in self.points))
+
+
+def plan_sweep(
+    spec: SweepSpec,
+    *,
+    runs_dir: Path,
+    base_overrides: Sequence[str] = (),
+    configs_root: Path | None = None,
+    image_id: str | None = None,
+    strict: bool = False,
+) -> SweepPlan:
+    """Validate every point of ``spec`` and compute its bundle; ConfigErrors with every problem found.
+
+    ``strict``: validation warnings are errors (as ``primus-cli validate --strict``)."""
+    shared = [*base_overrides, *_overrides(spec.overrides)]
+    _check_base(spec, shared, configs_root, strict)
+    planned: list[PlannedPoint] = []
+    problems: dict[tuple, tuple[PrimusError, list[str]]] = {}
+    first_of_bundle: dict[Path, str] = {}
+    for point in spec.points:
+        overrides = (*shared, *point.overrides())
+        try:
+            validated = stages.validate_experiment(
+                spec.base, overrides, configs_root=configs_root, strict=strict
+            )
+        except ConfigError as error:
+            for problem in _problems_of(error):
+                located = _locate(problem, point, spec)
+                key = (located.location, located.key, located.message)
+                problems.setdefault(key, (located, []))[1].append(point.name)
+            continue
+        bundle = validated.bundle(runs_dir=runs_dir, image_id=image_id)
+        same_as = first_of_bundle.setdefault(bundle, point.name)
+        planned.append(
+            PlannedPoint(point, validated, bundle, overrides, None if same_as == point.name else same_as)
+        )
+    if problems:
+        raise ConfigErrors([_named(error, names) for error, names in problems.values()])
+    return SweepPlan(spec, tuple(planned))
+
+
+def _overrides(settings: Sequence[Setting]) -> list[str]:
+    """Sweep-level settings as overrides; a single run's settings are its command-line overrides as given."""
+    return [s.value if s.file == COMMAND_LINE else s.override() for s in settings]
+
+
+def _check_base(spec: SweepSpec, overrides: Sequence[str], configs_root: Path | None, strict: bool) -> None:
+    """The base experiment with the sweep's overrides must be valid on its own (one report, not one per
+    point); problems of the sweep's own ``overrides:`` are shown at their lines in the sweep file."""
+    if spec.path is None:
+        return
+    try:
+        stages.validate_experiment(spec.base, overrides, configs_root=configs_root, strict=strict)
+    except ConfigError as error:
+        if spec.points and spec.points[0].settings:
+            # A problem that only a point's value causes is that point's; with every point's values the
+            # base may well be valid. Report the base only if it fails with the first point applied too.
+            try:
+                stages.validate_experiment(
+                    spec.base,
+                    [*overrides, *spec.points[0].overrides()],
+                    configs_root=configs_root,
+                    strict=strict,
+                )
+                return
+            except ConfigError:
+                pass
+        head = ConfigError(
+            f"the base experiment {spec.base} is invalid (problems below)",
+            file=spec.file,
+            line=spec.base_line,
+            key="base",
+            hint="fix the experiment (or the sweep's overrides:) first; `primus-cli validate` shows the same",
+        )
+        by_key = {s.key: s for s in spec.overrides}
+        rest = [
+            _at_setting(p, by_key[p.key]) if _from_command_line(p, by_key) else p for p in _problems_of(error)
+        ]
+        raise ConfigErrors([head, *rest]) from None
+
+
+def _problems_of(error: ConfigError) -> list[PrimusError]:
+    return list(error.errors) if isinstance(error, ConfigErrors) else [error]
+
+
+def _from_command_line(problem: PrimusError, settings: dict[str, Setting]) -> bool:
+    return problem.file == COMMAND_LINE and problem.key in settings
+
+
+def _at_setting(problem: PrimusError, setting: Setting, prefix: str = "") -> PrimusError:
+    moved = copy.copy(problem)
+    moved.file, moved.line = setting.file, setting.line
+    moved.message = f"{prefix}{problem.message}"
+    return moved
+
+
+def _locate(problem: PrimusError, point: Point, spec: SweepSpec) -> PrimusError:
+    """A point's problem at the sweep value that caused it (``point 'x', axis grid: ...``)."""
+    settings = {s.key: s for s in (*spec.overrides, *point.settings)}
+    if _from_command_line(problem, settings):
+        setting = settings[problem.key]
+        return _at_setting(problem, setting, f"axis {setting.axis}: ")
+    moved = copy.copy(problem)
+    return moved
+
+
+def _named(problem: PrimusError, names: list[str]) -> PrimusError:
+    """Prefix the message with the point (or points) it concerns."""
+    named = copy.copy(problem)
+    if len(names) == 1:
+        who = f"point '{names[0]}'"
+    else:
+        shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+        who = f"points {shown}"
+    named.message = f"{who}: {problem.message}"
+    return named
+
+
+def status_of(bundle: Path) -> str:
+    """new / frozen / trained / verified: the last stage that finished for ``bundle``."""
+    from primus.bundle import layout
+
+    if (bundle / "verify" / "verdict.json").is_file():
+        return "verified"
+    if (bundle / "train" / "DONE").is_file():
+        return "trained"
+    if (bundle / layout.MANIFEST).is_file():
+        return "frozen"
+    return "new"
