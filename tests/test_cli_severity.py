@@ -76,5 +76,9 @@ def test_workflow_strict_refuses_at_planning_and_passes_strict_to_the_rules(tmp_
     with pytest.raises(ConfigErrors) as caught:
         plan_run({**settings, "strict": True}, root=REPO)
     assert [e.key for e in caught.value.errors] == ["lr_scheduler.warmup_steps"]
-    common = (REPO / "workflow/rules/common.smk").read_text(encoding="utf-8")
-    assert '["--strict"] if PLAN.strict' in common
+    # Every rule that runs primus-cli on the experiment gets the run's arguments, --strict first.
+    strict_run = plan_run({"exp": str(CPU_DEFAULT), "strict": True, "runs_dir": str(tmp_path)}, root=REPO)
+    assert strict_run.cli_args.startswith("--strict ")
+    assert not plan_run({"exp": str(CPU_DEFAULT)}, root=REPO).cli_args.startswith("--strict")
+    for rule in ("validate.smk", "resolve.smk"):
+        assert ".cli_args" in (REPO / "workflow/rules" / rule).read_text(encoding="utf-8")

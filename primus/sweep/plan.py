@@ -123,7 +123,7 @@ def _check_base(spec: SweepSpec, overrides: Sequence[str], configs_root: Path | 
             file=spec.file,
             line=spec.base_line,
             key="base",
-            hint="fix the experiment (or the sweep's overrides:) first; `primus-cli validate` shows the same",
+            hint="fix the experiment (or the sweep's overrides:) first; `primus-cli validate EXPERIMENT` shows the same",
         )
         by_key = {s.key: s for s in spec.overrides}
         rest = [
