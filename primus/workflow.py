@@ -294,16 +294,6 @@ class WorkflowPlan:
             ) from None
 
 
-#: Parallelism degrees whose product is the world size (TorchTitan 0.2.2 ``parallelism`` section).
-_DEGREES = (
-    "data_parallel_replicate_degree",
-    "data_parallel_shard_degree",
-    "tensor_parallel_degree",
-    "pipeline_parallel_degree",
-    "context_parallel_degree",
-)
-
-
 def nodes_from_parallelism(config: Mapping[str, Any], gpus_per_node: int) -> int | None:
     """Nodes the validated config's parallelism degrees need, or None when they cannot say.
 
@@ -312,13 +302,11 @@ def nodes_from_parallelism(config: Mapping[str, Any], gpus_per_node: int) -> int
     """
     if gpus_per_node <= 0:
         return None
-    parallelism = config.get("parallelism") or {}
-    world = 1
-    for name in _DEGREES:
-        degree = int(parallelism.get(name, 1))
-        if degree < 1:
-            return None
-        world *= degree
+    from primus.validate.parallelism import world_size_of
+
+    world = world_size_of(config.get("parallelism") or {})
+    if world is None:
+        return None
     return max(1, -(-world // gpus_per_node))
 
 

@@ -1,4 +1,6 @@
-"""Checks that need more than one field: the model registry, parallelism, batch and schedule arithmetic.
+"""Checks that need more than one field: the model registry, ranges, sequence, schedule, checkpoints.
+
+Parallelism (degrees, world size, meshes, batch arithmetic) is in ``primus.validate.parallelism``.
 
 Every check reads the *effective* value of a key (the config's, else the schema default) and is skipped
 when a key it needs was already rejected, so one bad value gives one message, not a cascade.
@@ -14,75 +16,14 @@ from typing import Any
 from primus.errors import ConfigKeyError, ConfigValueError, suggest
 from primus.validate import schema
 from primus.validate.confine import DUMP_FOLDER_KEY, escaping_keys
+from primus.validate.parallelism import check_parallelism
 from primus.validate.report import Report
-
-_BAD = object()
+from primus.validate.values import Values
 
 #: Converters that quantize the experts' grouped GEMMs: on a dense model they have nothing to act on.
 _MOE_ONLY_CONVERTERS = ("quantize.grouped_mm.float8", "quantize.grouped_mm.mx")
 #: ``experimental.custom_args_module`` / ``job.custom_config_module`` values whose keys the schema knows.
 _KNOWN_EXTENSIONS = ("", "primus.backends.torchtitan.primus_turbo_extensions.config_extension")
-
-
-class Values:
-    """Effective values of the coerced config: the config's own, else the schema default."""
-
-    def __init__(self, config: dict[str, Any], report: Report) -> None:
-        self.config = config
-        self.report = report
-
-    def __getitem__(self, dotted_key: str) -> Any:
-        # a rejected key, or a rejected section above it (``training: 5``): its defaults would only mislead
-        parts = dotted_key.split(".")
-        if any(".".join(parts[:depth]) in self.report.bad_keys for depth in range(1, len(parts) + 1)):
-            return _BAD
-        node: Any = self.config
-        for part in dotted_key.split("."):
-            if not isinstance(node, dict) or part not in node:
-                return schema.default_of(dotted_key)
-            node = node[part]
-        return node
-
-    def all(self, *dotted_keys: str) -> list[Any] | None:
-        """The values of all keys, or None when any of them was rejected earlier."""
-        values = [self[key] for key in dotted_keys]
-        return None if any(value is _BAD for value in values) else values
-
-    def is_set(self, dotted_key: str) -> bool:
-        return self.report.resolved.origin_of(dotted_key) is not None
-
-
-def world_size_from(env: Mapping[str, str], report: Report) -> tuple[int | None, str]:
-    """The number of ranks the job will run with, when the environment says, and where that came from."""
-
-    def read(name: str) -> int | None:
-        text = env.get(name)
-        if text in (None, ""):
-            return None
-        try:
-            number = int(text)
-        except ValueError:
-            number = 0
-        if number < 1:
-            report.errors.append(
-                ConfigValueError(
-                    f"environment variable {name}={text!r} is not a positive integer",
-                    file="<environment>",
-                    key=name,
-                    value=text,
-                    hint=f"unset {name} or set it to the number of ranks",
-                )
-            )
-            return None
-        return number
-
-    world = read("WORLD_SIZE")
-    if world is not None:
-        return world, f"WORLD_SIZE={world}"
-    nnodes, per_node = read("NNODES"), read("GPUS_PER_NODE")
-    if nnodes is not None and per_node is not None:
-        return nnodes * per_node, f"NNODES({nnodes}) * GPUS_PER_NODE({per_node})"
-    return None, ""
 
 
 def check_all(config: dict[str, Any], report: Report, env: Mapping[str, str]) -> None:
@@ -251,178 +192,6 @@ def check_positive_counts(values: Values, report: Report) -> None:
                 value=got[0],
                 hint=f"set {key} to a fraction between 0 and 1",
             )
-
-
-# ------------------------------------------------------------------------------------------ parallelism
-_DEGREES = (
-    ("parallelism.data_parallel_replicate_degree", "dp_replicate"),
-    ("parallelism.data_parallel_shard_degree", "dp_shard"),
-    ("parallelism.context_parallel_degree", "cp"),
-    ("parallelism.tensor_parallel_degree", "tp"),
-    ("parallelism.pipeline_parallel_degree", "pp"),
-    ("parallelism.expert_parallel_degree", "ep"),
-    ("parallelism.expert_tensor_parallel_degree", "etp"),
-)
-
-
-def check_parallelism(
-    values: Values, report: Report, env: Mapping[str, str], flavor: schema.Flavor | None
-) -> None:
-    got = values.all(*(key for key, _ in _DEGREES))
-    if got is None:
-        return
-    degree = {short: value for (_, short), value in zip(_DEGREES, got)}
-    key_of = {short: key for key, short in _DEGREES}
-    bad = False
-    for short, value in degree.items():
-        allowed = value >= 1 or (short == "dp_shard" and value == -1)
-        if not allowed:
-            bad = True
-            sentinel = " or -1 (use the leftover ranks)" if short == "dp_shard" else ""
-            report.add(
-                ConfigValueError,
-                key_of[short],
-                f"parallel degree must be >= 1{sentinel}, got {value}",
-                value=value,
-                hint=f"set {key_of[short]} to 1 to disable this kind of parallelism",
-            )
-    if bad:
-        return
-    dp_r, dp_s, cp, tp, pp, ep, etp = (
-        degree[k] for k in ("dp_replicate", "dp_shard", "cp", "tp", "pp", "ep", "etp")
-    )
-    # parallel_dims.py _validate: "Currently we only support ETP=TP or ETP=1"
-    if ep > 1 and etp not in (1, tp):
-        report.add(
-            ConfigValueError,
-            key_of["etp"],
-            f"expert_tensor_parallel_degree({etp}) must be 1 or equal tensor_parallel_degree({tp}) when "
-            f"expert_parallel_degree > 1",
-            value=etp,
-            hint=f"set parallelism.expert_tensor_parallel_degree to 1 or {tp}",
-        )
-    if flavor is not None and ep > 1 and not flavor.moe:
-        report.add(
-            ConfigValueError,
-            key_of["ep"],
-            f"expert_parallel_degree({ep}) needs experts, but {flavor.family} {flavor.name} "
-            "is not an MoE model",
-            value=ep,
-            hint="set parallelism.expert_parallel_degree to 1 or choose an MoE flavor",
-        )
-    if flavor is not None:
-        _check_heads(report, flavor, tp, key_of["tp"])
-        if pp > flavor.n_layers:
-            report.add(
-                ConfigValueError,
-                key_of["pp"],
-                f"pipeline_parallel_degree({pp}) exceeds the {flavor.n_layers} layers of "
-                f"{flavor.family} {flavor.name}: some stages would hold no layer",
-                value=pp,
-                hint=f"set parallelism.pipeline_parallel_degree to at most {flavor.n_layers}",
-            )
-    if pp > 1:
-        _check_microbatch(values, report)
-
-    world, world_source = world_size_from(env, report)
-    if world is None:
-        return
-    non_dp = dp_r * cp * tp * pp
-    if dp_s == -1:
-        # parallel_dims.py: dp_shard = world_size // (dp_replicate * cp * tp * pp)
-        if world % non_dp:
-            report.add(
-                ConfigValueError,
-                _first_set(values, key_of, ("tp", "pp", "cp", "dp_replicate", "dp_shard")),
-                f"data_parallel_shard_degree -1 takes the leftover ranks, but {world_source} "
-                f"is not divisible by "
-                f"dp_replicate({dp_r}) * cp({cp}) * tp({tp}) * pp({pp}) = {non_dp}",
-                value=dp_s,
-                hint=f"make the product of the other degrees divide {world}, or change the number of ranks",
-            )
-            return
-        dp_s = world // non_dp
-    elif dp_r * dp_s * cp * tp * pp != world:
-        key = _first_set(values, key_of, ("dp_shard", "tp", "pp", "cp", "dp_replicate"))
-        report.add(
-            ConfigValueError,
-            key,
-            f"Invalid parallel dims: dp_replicate({dp_r}) * dp_shard({dp_s}) * cp({cp}) * tp({tp}) "
-            f"* pp({pp}) "
-            f"= {dp_r * dp_s * cp * tp * pp} != WORLD_SIZE({world}), from {world_source}",
-            value=degree[_short(key)],
-            hint="set parallelism.data_parallel_shard_degree to -1 to use the leftover ranks",
-        )
-        return
-    # the efsdp mesh has dp_shard * cp * tp // (etp * ep) ranks (parallel_dims.py _validate_meshes)
-    if ep > 1 and (dp_s * cp * tp) % (etp * ep):
-        report.add(
-            ConfigValueError,
-            key_of["ep"],
-            f"expert_parallel_degree({ep}) * expert_tensor_parallel_degree({etp}) must divide "
-            f"dp_shard({dp_s}) * cp({cp}) * tp({tp}) = {dp_s * cp * tp}",
-            value=ep,
-            hint=f"choose an expert_parallel_degree that divides {dp_s * cp * tp // etp}",
-        )
-    _check_global_batch(values, report, dp_r * dp_s)
-
-
-def _first_set(values: Values, key_of: dict[str, str], order: tuple[str, ...]) -> str:
-    """The first of these degrees that a config file set (so the message points at a line), else dp_shard."""
-    return next((key_of[short] for short in order if values.is_set(key_of[short])), key_of["dp_shard"])
-
-
-def _short(key: str) -> str:
-    return next(short for full, short in _DEGREES if full == key)
-
-
-def _check_heads(report: Report, flavor: schema.Flavor, tp: int, tp_key: str) -> None:
-    for what, heads in (("n_heads", flavor.n_heads), ("n_kv_heads", flavor.n_kv_heads)):
-        if heads is not None and heads % tp:
-            divisors = [d for d in range(1, heads + 1) if heads % d == 0]
-            report.add(
-                ConfigValueError,
-                tp_key,
-                f"tensor_parallel_degree({tp}) must divide {what}({heads}) of {flavor.family} {flavor.name}",
-                value=tp,
-                hint=f"choose a tensor_parallel_degree among {', '.join(map(str, divisors))}",
-            )
-            return  # one message is enough: n_kv_heads divides n_heads in every registry flavor
-
-
-def _check_microbatch(values: Values, report: Report) -> None:
-    # pipeline_parallel.py: "Batch size ... must be divisible by microbatch_size"
-    got = values.all("training.local_batch_size", "parallelism.pipeline_parallel_microbatch_size")
-    if got is None:
-        return
-    batch, micro = got
-    if micro <= 0 or batch % micro:
-        report.add(
-            ConfigValueError,
-            "parallelism.pipeline_parallel_microbatch_size",
-            f"training.local_batch_size({batch}) must be divisible by "
-            f"pipeline_parallel_microbatch_size({micro})",
-            value=micro,
-            hint="choose a microbatch size that divides the local batch size",
-        )
-
-
-def _check_global_batch(values: Values, report: Report, batch_degree: int) -> None:
-    # train.py: global batch must be a multiple of local_batch_size * (dp_replicate * dp_shard)
-    got = values.all("training.global_batch_size", "training.local_batch_size")
-    if got is None:
-        return
-    global_batch, local_batch = got
-    per_step = local_batch * batch_degree
-    if global_batch > 0 and per_step > 0 and global_batch % per_step:
-        report.add(
-            ConfigValueError,
-            "training.global_batch_size",
-            f"global_batch_size({global_batch}) must be a multiple of local_batch_size({local_batch}) * "
-            f"data-parallel degree({batch_degree}) = {per_step}",
-            value=global_batch,
-            hint=f"set training.global_batch_size to -1 or to a multiple of {per_step}",
-        )
 
 
 # --------------------------------------------------------------------------------------------- sequence

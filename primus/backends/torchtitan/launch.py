@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from primus import world
 from primus.backends.torchtitan.job_toml import PRIMUS_EXTENSION_MODULE
 from primus.errors import BundleError, LaunchError
 
@@ -128,24 +129,20 @@ def launch_settings(env: Mapping[str, str], *, local_accelerators: int | None = 
     multi-node launch whose rendezvous host would be ``localhost``.
     """
     sources: dict[str, str] = {}
-    in_slurm = bool(env.get("SLURM_JOB_ID") or env.get("SLURM_JOB_NODELIST"))
+    slurm_job = world.in_slurm(env)
 
-    def pick(setting: str, explicit: str, slurm: tuple[str, ...]) -> str | None:
-        if env.get(explicit, "").strip():
-            sources[setting] = explicit
-            return env[explicit].strip()
-        if in_slurm:
-            for name in slurm:
-                if env.get(name, "").strip():
-                    sources[setting] = name
-                    return env[name].strip()
-        return None
+    def pick(setting: str, names: tuple[str, ...]) -> str | None:
+        found = world.pick(env, names)
+        if found is None:
+            return None
+        sources[setting] = found[1]
+        return found[0]
 
-    nnodes_text = pick("nnodes", "NNODES", ("SLURM_NNODES", "SLURM_JOB_NUM_NODES"))
+    nnodes_text = pick("nnodes", world.NNODES)
     nnodes = _positive_int(nnodes_text, sources.get("nnodes"), minimum=1) if nnodes_text else 1
     sources.setdefault("nnodes", "default")
 
-    rank_text = pick("node_rank", "NODE_RANK", ("SLURM_NODEID",))
+    rank_text = pick("node_rank", world.NODE_RANK)
     node_rank = _positive_int(rank_text, sources.get("node_rank"), minimum=0) if rank_text else 0
     sources.setdefault("node_rank", "default")
     if node_rank >= nnodes:
@@ -156,16 +153,15 @@ def launch_settings(env: Mapping[str, str], *, local_accelerators: int | None = 
             hint=f"node ranks run from 0 to {nnodes - 1}",
         )
 
-    gpus_text = pick("nproc_per_node", "GPUS_PER_NODE", ("SLURM_GPUS_ON_NODE", "SLURM_GPUS_PER_NODE"))
+    gpus_text = pick("nproc_per_node", world.GPUS_PER_NODE)
     if gpus_text:
-        # SLURM_GPUS_PER_NODE may carry a type ("mi300x:8"); the count is the last field.
-        nproc = _positive_int(gpus_text.rsplit(":", 1)[-1], sources["nproc_per_node"], minimum=1)
+        nproc = _positive_int(world.count_text(gpus_text), sources["nproc_per_node"], minimum=1)
     else:
         count = local_accelerator_count(env) if local_accelerators is None else local_accelerators
         nproc = max(count, 1)
         sources["nproc_per_node"] = "local accelerators" if count else "default (no accelerator: 1 process)"
 
-    port_text = pick("master_port", "MASTER_PORT", ())
+    port_text = pick("master_port", ("MASTER_PORT",))
     master_port = _positive_int(port_text, "MASTER_PORT", minimum=1) if port_text else None
     if master_port is not None and master_port > 65535:
         raise LaunchError(
@@ -175,8 +171,8 @@ def launch_settings(env: Mapping[str, str], *, local_accelerators: int | None = 
             hint="use a port between 1024 and 65535",
         )
 
-    master_addr = pick("master_addr", "MASTER_ADDR", ())
-    if master_addr is None and in_slurm and env.get("SLURM_JOB_NODELIST", "").strip():
+    master_addr = pick("master_addr", ("MASTER_ADDR",))
+    if master_addr is None and slurm_job and env.get("SLURM_JOB_NODELIST", "").strip():
         master_addr = expand_hostlist(env["SLURM_JOB_NODELIST"])[0]
         sources["master_addr"] = "SLURM_JOB_NODELIST (first host)"
 
