@@ -84,18 +84,9 @@ def read_image_id(path: str | Path | None) -> str | None:
     """The image ID recorded by the container stage in ``path``, or None when no file is given."""
     if not path:
         return None
-    file = Path(path)
-    if not file.is_file():
-        raise PrimusError(
-            f"image ID file {path} does not exist",
-            hint="build the image first: primus-cli container build (or snakemake container)",
-        )
-    image_id = file.read_text(encoding="utf-8").strip()
-    if not image_id:
-        raise PrimusError(
-            f"image ID file {path} is empty", hint="rebuild the image: primus-cli container build"
-        )
-    return image_id
+    from primus.containers.paths import read_image_id as read
+
+    return read(path)
 
 
 def train_bundle(

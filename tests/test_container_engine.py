@@ -119,8 +119,8 @@ def test_docker_engine_without_a_daemon_says_so(tmp_path, monkeypatch):
 
 @needs_podman
 def test_train_run_command_mounts_the_bundle_and_trains_it_inside(tmp_path, monkeypatch):
-    monkeypatch.setattr("primus.containers.os.getuid", lambda: 1000)
-    monkeypatch.setattr("primus.containers.os.getgid", lambda: 100)
+    monkeypatch.setattr("primus.containers.runner.os.getuid", lambda: 1000)
+    monkeypatch.setattr("primus.containers.runner.os.getgid", lambda: 100)
     bundle = tmp_path / "runs" / "llama3_debugmodel-pretrain" / "0123abcd"
     bundle.mkdir(parents=True)
     argv = containers.run_command(

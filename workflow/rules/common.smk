@@ -7,6 +7,7 @@ from pathlib import Path
 
 from snakemake.utils import validate
 
+from primus.containers.paths import read_image_id
 from primus.errors import PrimusError, report_error
 from primus.workflow import (
     plan_workflow,
@@ -42,7 +43,7 @@ def image_id_file():
 def built_image_id():
     """The image ID once the container checkpoint has run (Snakemake re-plans after it)."""
     output = checkpoints.build_container.get(variant=PLAN.container_variant).output
-    return Path(output.image_id).read_text(encoding="utf-8").strip()
+    return read_image_id(output.image_id, variant=PLAN.container_variant)
 
 
 def run_of_key(wc):
