@@ -335,6 +335,14 @@ def _print_dry_run_preflight(resolved, config: dict) -> None:
         print("preflight: ok on this machine")
 
 
+def _verdict_word(passed: bool) -> str:
+    """PASS or FAIL, bold green or red on a terminal without NO_COLOR."""
+    from primus.progress import wants_color
+
+    word = "PASS" if passed else "FAIL"
+    return f"\x1b[1;{32 if passed else 31}m{word}\x1b[0m" if wants_color(sys.stdout) else word
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     """Check a trained bundle; write verify/verdict.json and a report; exit 1 naming failed checks."""
     verdict = stages.verify_bundle(Path(args.bundle), against=args.against, tolerance=args.tolerance)
@@ -344,9 +352,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     for check in verdict.checks:
         mark = {"pass": "✓", "fail": "✗", "skip": "-"}.get(check.status, "?")
         print(f"{mark} {check.name}: {check.message}")
-    print(
-        f"verdict: {'PASS' if verdict.passed else 'FAIL'}  ({Path(args.bundle) / 'verify' / 'verdict.json'})"
-    )
+    print(f"verdict: {_verdict_word(verdict.passed)}  ({Path(args.bundle) / 'verify' / 'verdict.json'})")
     if not verdict.passed:
         failed = ", ".join(c.name for c in verdict.checks if c.status == "fail")
         print(f"failed checks: {failed}", file=sys.stderr)

@@ -38,6 +38,15 @@ CHECK = textwrap.dedent(
     # ... and torch itself is not changed: torch.cpu still lacks what only the stand-in provides.
     assert not hasattr(torch.cpu, "memory_stats") and not hasattr(torch.cpu, "get_device_name")
     assert torch.cpu.current_device() == "cpu"
+    # AMP to float32 on a CPU is an empty context (no "target dtype is not supported" warning); bfloat16
+    # still gets TorchTitan's torch.autocast.
+    import contextlib, warnings
+    from torchtitan.distributed import ParallelDims
+    dims = ParallelDims(dp_replicate=1, dp_shard=1, cp=1, tp=1, pp=1, ep=1, etp=1, world_size=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert isinstance(dist_utils.maybe_enable_amp(dims, "float32", "cpu"), contextlib.nullcontext)
+    assert isinstance(dist_utils.maybe_enable_amp(dims, "bfloat16", "cpu"), torch.autocast)
     print("ok", len(rebound))
     """
 )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 
 import pytest
@@ -14,7 +13,6 @@ from primus.backends.torchtitan.metrics_file import (
     read_rows,
     row_from_torchtitan,
 )
-from primus.backends.torchtitan.runner import ProgressLine
 
 TORCHTITAN_METRICS = {
     "loss_metrics/global_avg_loss": 7.5,
@@ -76,18 +74,3 @@ def test_a_fresh_start_empties_the_file_and_a_missing_file_is_fine(tmp_path):
     append_row(path, row_from_torchtitan(TORCHTITAN_METRICS, 1))
     assert keep_rows_up_to(path, 0) == 1
     assert path.read_text() == ""
-
-
-def test_the_progress_line_redraws_one_line_with_step_loss_throughput_and_eta():
-    stream = io.StringIO()
-    progress = ProgressLine(stream, total_steps=100)
-    progress.show([{"step": 10, "loss": 5.25, "tokens_per_second": 12345.6, "step_time_s": 2.0}])
-    progress.show([{"step": 40, "loss": 4.5, "tokens_per_second": 2000.0, "step_time_s": 1.0}])
-    progress.show([{"step": 50, "loss": "nan", "tokens_per_second": 2000.0, "step_time_s": 3600.0}])
-    progress.finish()
-    first, second, third = stream.getvalue().split("\r")[1:]
-    assert first == "step 10/100 | loss 5.2500 | 12,346 tok/s | ETA 0:03:00"
-    second_text = "step 40/100 | loss 4.5000 | 2,000 tok/s | ETA 0:01:00"
-    # Each redraw pads to the previous text's width so no stale characters remain.
-    assert second == second_text.ljust(len(first))
-    assert third == "step 50/100 | loss nan | 2,000 tok/s | ETA 50:00:00".ljust(len(second_text)) + "\n"

@@ -7,9 +7,11 @@ killed with SIGKILL after a checkpoint and trained again, and must end with the 
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import math
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -64,10 +66,20 @@ def single_thread_torch():
             os.environ[name] = value
 
 
+#: As the shipped Primus presets and CPU examples set them: the deprecated extension field, fp32 on a CPU.
+REFERENCE = {
+    "experimental": {"custom_args_module": EXTENSION},
+    "training": {"mixed_precision_param": "float32"},
+}
+
+
 @pytest.fixture(scope="module")
 def reference_run(tmp_path_factory) -> Path:
-    bundle = write_bundle(tmp_path_factory.mktemp("reference") / "bundle")
-    assert train(bundle) == 0
+    bundle = write_bundle(tmp_path_factory.mktemp("reference") / "bundle", **REFERENCE)
+    shown = io.StringIO()  # not a terminal: the progress view prints one line per logged step
+    with contextlib.redirect_stdout(shown):
+        assert train(bundle) == 0
+    (bundle.parent / "stdout.txt").write_text(shown.getvalue())
     return bundle
 
 
@@ -91,6 +103,25 @@ def test_training_completes_with_finite_decreasing_loss(reference_run):
     checkpoints = sorted(p.name for p in (reference_run / "train" / "checkpoint").iterdir())
     assert "step-2" in checkpoints and f"step-{STEPS}" in checkpoints
     assert "Training completed" in (reference_run / "train" / "train.log").read_text()
+
+
+def test_the_progress_view_shows_each_step_and_the_log_holds_torchtitan_without_noise(reference_run):
+    shown = (reference_run.parent / "stdout.txt").read_text().splitlines()
+    progress = [line for line in shown if line.startswith("step ")]
+    assert [line.split()[1] for line in progress] == [f"{step}/{STEPS}" for step in range(1, STEPS + 1)]
+    assert progress[0].endswith("| ETA ?") and re.search(r"\| ETA \d+:\d\d:\d\d$", progress[1])
+    assert not any("[titan]" in line for line in shown)  # TorchTitan's own lines stay in train.log
+    log = (reference_run / "train" / "train.log").read_text()
+    assert "loss: " in log and "tflops: " in log
+    for noise in (
+        "\x1b[",  # colour codes
+        "mfu: ",  # against an A100's peak on a CPU
+        "Peak flops undefined",
+        "HF assets path",  # mock data reads no assets
+        "This field is being moved",  # the deprecated extension field names the module already copied
+        "In CPU autocast",  # float32 on a CPU: nothing to autocast
+    ):
+        assert noise not in log, noise
 
 
 def test_running_a_complete_bundle_again_trains_nothing(reference_run, capsys):
@@ -130,7 +161,7 @@ def _alive(pid: int) -> bool:
 
 
 def test_a_run_killed_after_a_checkpoint_resumes_to_the_uninterrupted_metrics(reference_run, tmp_path):
-    bundle = write_bundle(tmp_path / "bundle")
+    bundle = write_bundle(tmp_path / "bundle", **REFERENCE)
     train_dir = bundle / "train"
     runner = subprocess.Popen(
         [sys.executable, "-c", f"from primus.backends.torchtitan import train; train({str(bundle)!r})"],

@@ -100,7 +100,8 @@ def apply_cpu_patches() -> list[str]:
 
     import torchtitan.train  # noqa: F401  (imports the rest of TorchTitan with the CPU values in place)
 
-    rebound = ["torchtitan.tools.utils"]
+    _skip_float32_autocast()
+    rebound = ["torchtitan.tools.utils", "torchtitan.distributed.utils.maybe_enable_amp"]
     for name, module in list(sys.modules.items()):
         if not name.startswith("torchtitan.") or module is None or module is tt_utils:
             continue
@@ -110,3 +111,28 @@ def apply_cpu_patches() -> list[str]:
                 namespace[attribute] = replacement
                 rebound.append(f"{name}.{attribute}")
     return rebound
+
+
+def _skip_float32_autocast() -> None:
+    """AMP to float32 on a CPU is no AMP at all: give TorchTitan an empty context for it.
+
+    ``torch.autocast("cpu", dtype=torch.float32)`` warns "In CPU autocast, but the target dtype is not
+    supported. Disabling autocast." and then does nothing; every other case keeps TorchTitan's own
+    behaviour. Rebinds ``maybe_enable_amp`` in ``torchtitan.distributed.utils``, which the trainer calls
+    through its module (``dist_utils.maybe_enable_amp``).
+    """
+    import contextlib
+
+    import torchtitan.distributed.utils as dist_utils
+
+    original = dist_utils.maybe_enable_amp
+    if getattr(original, "primus_float32_cpu", False):
+        return
+
+    def maybe_enable_amp(parallel_dims: Any, mixed_precision_param: str, device_type: str):
+        if device_type == "cpu" and mixed_precision_param == "float32":
+            return contextlib.nullcontext()
+        return original(parallel_dims, mixed_precision_param, device_type)
+
+    maybe_enable_amp.primus_float32_cpu = True  # type: ignore[attr-defined]
+    dist_utils.maybe_enable_amp = maybe_enable_amp

@@ -14,18 +14,24 @@ from primus.backends.torchtitan.runner import WORKER_LOCK
 from primus.errors import LaunchError, cli_boundary
 
 
-def _wants_converter(argv: list[str], name: str) -> bool:
-    """True when the job config (file or command line) lists converter ``name`` (read before TorchTitan)."""
+def _job_file(argv: list[str]) -> dict:
+    """The job config file named by ``--job.config_file`` (read before TorchTitan); {} when unreadable."""
     import tomllib
 
-    converters: list[str] = []
-    for index, arg in enumerate(argv):
-        if arg in ("--job.config_file", "--job.config-file") and index + 1 < len(argv):
+    for index, arg in enumerate(argv[:-1]):
+        if arg in ("--job.config_file", "--job.config-file"):
             try:
                 with open(argv[index + 1], "rb") as handle:
-                    converters = list(tomllib.load(handle).get("model", {}).get("converters", []) or [])
+                    return tomllib.load(handle)
             except (OSError, tomllib.TOMLDecodeError):
-                converters = []  # TorchTitan reports an unreadable config file itself
+                return {}  # TorchTitan reports an unreadable config file itself
+    return {}
+
+
+def _wants_converter(argv: list[str], name: str) -> bool:
+    """True when the job config (file or command line) lists converter ``name`` (read before TorchTitan)."""
+    converters: list[str] = list(_job_file(argv).get("model", {}).get("converters", []) or [])
+    for index, arg in enumerate(argv):
         if arg.startswith("--model.converters"):
             value = arg.split("=", 1)[1] if "=" in arg else (argv[index + 1] if index + 1 < len(argv) else "")
             converters = [item.strip(" []'\"") for item in value.split(",")]
@@ -87,10 +93,12 @@ def main() -> int:
     argv = sys.argv[1:]
     _die_with_torchrun()
     _hold_worker_lock(argv)
-    from primus.backends.torchtitan import cpu_runtime
+    from primus.backends.torchtitan import cpu_runtime, quiet
 
-    if cpu_runtime.needs_cpu_patches():
+    cpu = cpu_runtime.needs_cpu_patches()
+    if cpu:
         cpu_runtime.apply_cpu_patches()
+    quiet.install(_job_file(argv), cpu=cpu)
     if _wants_converter(argv, "primus_turbo"):
         try:
             from primus.backends.torchtitan import turbo

@@ -19,7 +19,7 @@ import sys
 from collections import deque
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from primus.backends.torchtitan.backend import TorchTitanBackend
 from primus.backends.torchtitan.launch import (
@@ -31,6 +31,7 @@ from primus.backends.torchtitan.launch import (
 from primus.backends.torchtitan.metrics_file import read_rows
 from primus.bundle.check import check_bundle
 from primus.errors import LaunchError
+from primus.progress import ProgressView
 from primus.validate.confine import escaping_keys
 
 #: Names inside ``<bundle>/train/`` (the trainer writes metrics and DONE; this module writes the log).
@@ -104,61 +105,27 @@ def _log_freq(job: dict[str, Any]) -> int:
     return max(int(job.get("metrics", {}).get("log_freq", 10) or 10), 1)
 
 
-def _hours_minutes_seconds(seconds: float) -> str:
-    minutes, secs = divmod(round(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02}:{secs:02}"
-
-
-class ProgressLine:
-    """One terminal line, redrawn in place: ``step 7/20 | loss 7.1234 | 1,234 tok/s | ETA 0:00:12``."""
-
-    def __init__(self, stream: IO[str], total_steps: int) -> None:
-        self.stream = stream
-        self.total = total_steps
-        self.width = 0
-
-    def show(self, rows: list[dict[str, Any]]) -> None:
-        if not rows:
-            return
-        last = rows[-1]
-        recent = [r["step_time_s"] for r in rows[-10:] if isinstance(r.get("step_time_s"), int | float)]
-        step_time = sum(recent) / len(recent) if recent else 0.0
-        eta = max(self.total - last["step"], 0) * step_time
-        loss = last.get("loss")
-        loss_text = f"{loss:.4f}" if isinstance(loss, int | float) else str(loss)
-        tps = last.get("tokens_per_second")
-        tps_text = f"{tps:,.0f}" if isinstance(tps, int | float) else "?"
-        text = (
-            f"step {last['step']}/{self.total} | loss {loss_text} | {tps_text} tok/s | "
-            f"ETA {_hours_minutes_seconds(eta)}"
-        )
-        self.stream.write("\r" + text.ljust(self.width))
-        self.stream.flush()
-        self.width = len(text)
-
-    def finish(self) -> None:
-        if self.width:
-            self.stream.write("\n")
-            self.stream.flush()
-
-
 class _MetricsTail:
-    """The rows of a growing metrics.jsonl, re-read only when its size changed (cheap per log line)."""
+    """The newest row of a growing metrics.jsonl, re-read only when its size changed (cheap per log line)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.size = -1
-        self.cached: list[dict[str, Any]] = []
+        self.size = self._size()  # what an earlier launch wrote is not progress of this one
 
-    def rows(self) -> list[dict[str, Any]]:
+    def _size(self) -> int:
         try:
-            size = self.path.stat().st_size
+            return self.path.stat().st_size
         except FileNotFoundError:
-            return []
-        if size != self.size:
-            self.size, self.cached = size, read_rows(self.path)[-10:]
-        return self.cached
+            return -1
+
+    def changed(self) -> dict[str, Any] | None:
+        """The newest row when the file changed since the last call, else None."""
+        size = self._size()
+        if size == self.size:
+            return None
+        self.size = size
+        rows = read_rows(self.path) if size > 0 else []
+        return rows[-1] if rows else None
 
 
 def _refuse_running_workers(train_dir: Path) -> None:
@@ -283,13 +250,18 @@ def train(bundle: Path, *, dry_run: bool = False) -> int:
 
 
 def _run_torchrun(argv: list[str], log_path: Path, metrics_path: Path, steps: int) -> int:
-    """Run ``argv``; every output line goes to ``log_path``; a tty sees a progress line, others the lines."""
-    interactive = sys.stdout.isatty()
-    progress = ProgressLine(sys.stdout, steps) if interactive else None
+    """Run ``argv``; every output line goes to ``log_path``; this process's stdout shows the progress view.
+
+    TorchTitan's own lines stay in the log (a failure quotes its tail); the terminal, a pipe or Snakemake's
+    log shows step/total, loss, tokens/s and the ETA (``primus.progress``).
+    """
+    print(f"training log: {log_path}", flush=True)
+    progress = ProgressView(steps)
     with log_path.open("a", encoding="utf-8") as log:
         started = datetime.now(UTC).isoformat(timespec="seconds")
         log.write(f"=== primus train started {started}: {shlex.join(argv)}\n")
         log.flush()
+        tail = _MetricsTail(metrics_path)
         process = subprocess.Popen(
             argv,
             stdout=subprocess.PIPE,
@@ -301,26 +273,23 @@ def _run_torchrun(argv: list[str], log_path: Path, metrics_path: Path, steps: in
             preexec_fn=_die_with_parent,
         )
         try:
-            tail = _MetricsTail(metrics_path)
             for line in process.stdout or ():
                 log.write(line)
                 log.flush()
-                if progress is not None:
-                    progress.show(tail.rows())
-                else:
-                    sys.stdout.write(line)
+                row = tail.changed()
+                if row is not None:
+                    progress.update(row)
             return_code = process.wait()
         except KeyboardInterrupt:
             process.terminate()
             process.wait()
-            if progress is not None:
-                progress.finish()
+            progress.close()
             raise LaunchError(
                 "training interrupted",
                 file=str(log_path),
                 hint="run train again to resume from the latest checkpoint",
             ) from None
-        if progress is not None:
-            progress.finish()
+        finally:
+            progress.close()
         log.write(f"=== torchrun exited with code {return_code}\n")
     return return_code

@@ -27,6 +27,7 @@ from torchtitan.components.metrics import (
     build_metrics_processor,
 )
 from torchtitan.tools.logging import logger
+from torchtitan.tools.utils import NoColor
 from torchtitan.train import Trainer
 
 from primus.backends.torchtitan.metrics_file import (
@@ -82,6 +83,8 @@ class JsonlMetricsLogger(BaseLogger):
 def _metrics_builder(inner: Any, metrics_path: Path):
     def build(job_config: Any, parallel_dims: Any, model_args: Any = None, tag: str | None = None):
         processor = (inner or build_metrics_processor)(job_config, parallel_dims, model_args)
+        # TorchTitan's step line goes to train.log (a file); the terminal shows primus.progress instead.
+        processor.color = NoColor()
         if tag is None and _is_metrics_rank(parallel_dims, job_config):
             container = processor.logger
             if not isinstance(container, LoggerContainer):
