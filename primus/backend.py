@@ -44,6 +44,17 @@ class Backend(Protocol):
         """The model registry snapshot: ``families`` -> ``flavors``, ``converters``, ``datasets`` ..."""
         ...
 
+    def model_args(self) -> dict[str, Any]:
+        """The model-arguments snapshot: ``families`` -> ``fields`` (name -> type spec, or a nested
+        ``{class, fields}``) and ``flavors`` (name -> values); ``positive`` / ``non_negative`` size names.
+        Any ``model.<name>`` key that is no model setting of the schema overrides one of these arguments."""
+        ...
+
+    def parameter_count(self, family: str, flavor: str, overrides: Mapping[str, Any]) -> int:
+        """Total parameters of ``family``/``flavor`` with ``model.<arg>`` ``overrides`` (may import the
+        framework: seconds)."""
+        ...
+
     def default_of(self, dotted_key: str) -> Any:
         """The framework's default for one field (``training.steps`` -> 10000); KeyError when unknown."""
         ...

@@ -13,6 +13,7 @@ Every CONFIG argument is a path to an experiment YAML or an experiment name look
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -187,6 +188,11 @@ def cmd_explain(args: argparse.Namespace) -> int:
         for child in section:
             print(f"  {child.summary()}")
         return 0
+    default = _flavor_argument(resolved, key)
+    if default is not None:
+        print(f"{key} = {_scalar(default[1])}")
+        print(f"  no layer sets it: this is the value of TorchTitan's {default[0]} flavor")
+        return 0
     keys = known_keys()
     if key not in keys:
         hint = did_you_mean(suggest(key, sorted(keys))) or "see `primus-cli resolve CONFIG`"
@@ -194,6 +200,24 @@ def cmd_explain(args: argparse.Namespace) -> int:
     print(f"{key} = {_scalar(schema_default(key))}")
     print("  no layer sets it: this is TorchTitan's default (or the Primus extension's)")
     return 0
+
+
+def _flavor_argument(resolved, key: str) -> tuple[str, Any] | None:
+    """``(flavor label, value)`` when ``key`` is a ModelArgs argument (``model.n_layers``) of the
+    experiment's flavor; None otherwise."""
+    from primus.validate import schema
+    from primus.validate.model_args import flavor_values
+
+    if not key.startswith("model.") or key in schema.all_fields():
+        return None
+    family = resolved.get("model.name", schema.default_of("model.name"))
+    flavor = resolved.get("model.flavor", schema.default_of("model.flavor"))
+    node: Any = flavor_values(str(family), str(flavor))
+    for part in key.split(".")[1:]:
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return f"{family} {flavor}", node
 
 
 def _scalar(value: Any) -> str:
@@ -204,7 +228,15 @@ def cmd_models(args: argparse.Namespace) -> int:
     """TorchTitan families and flavors available for training, with parameter counts."""
     from primus.validate import list_models
 
-    models = [m for m in list_models() if not args.family or m["family"] == args.family]
+    if args.config:
+        models = [_experiment_model(args)]
+    elif args.overrides:
+        raise PrimusError(
+            f"overrides without an experiment: {' '.join(args.overrides)}",
+            hint="primus-cli models --config CONFIG --model.n_layers 2 (the overrides apply to its model)",
+        )
+    else:
+        models = [m for m in list_models() if not args.family or m["family"] == args.family]
     if args.family and not models:
         families = sorted({m["family"] for m in list_models()})
         raise ConfigKeyError(
@@ -220,6 +252,20 @@ def cmd_models(args: argparse.Namespace) -> int:
         params = _human_count(model.get("params"))
         print(f"{model['family']:<14}{model['flavor']:<24}{params:>12}{model.get('max_seq_len', ''):>13}")
     return 0
+
+
+def _experiment_model(args: argparse.Namespace) -> dict[str, Any]:
+    """The row of ``primus-cli models`` for one experiment's model, its overrides applied."""
+    from primus.validate import schema
+
+    config = _load_and_validate(args.config, args.overrides, args, preflight=False).config
+    flavor = schema.effective_flavor(config)
+    if flavor is None:  # validation has refused an unknown family or flavor already
+        raise PrimusError("the experiment names no model", key="model.name")
+    row = dataclasses.asdict(flavor)
+    row["params"] = schema.parameter_count(flavor)
+    row["flavor"] = flavor.label.removeprefix(f"{flavor.family} ")
+    return row
 
 
 def _human_count(count: int | None) -> str:
@@ -306,6 +352,7 @@ def _freeze_and_train(config_path: str, overrides: Sequence[str], args: argparse
     print(f"experiment:       {resolved.path}")
     print(f"model config:     {resolved.model_preset}  ({resolved.origin_of('model.name') or '?'})")
     print(f"model:            {model.get('name')} / {model.get('flavor')}")
+    _print_architecture(resolved, config)
     print(f"job.description:  {job.get('description')}")
     print(f"hf_assets_path:   {model.get('hf_assets_path')}")
     if args.dry_run:
@@ -320,6 +367,29 @@ def _freeze_and_train(config_path: str, overrides: Sequence[str], args: argparse
     print(f"bundle:           {bundle}")
     sys.stdout.flush()
     return stages.train_bundle(bundle)
+
+
+def _print_architecture(resolved, config: dict) -> None:
+    """The model's shape and parameter count; each ``model.<arg>`` override with where it was set."""
+    from primus.validate import schema
+
+    flavor = schema.effective_flavor(config)
+    if flavor is None:
+        return
+    for item in describe_overrides(flavor.overrides):
+        key = "model." + item.partition("=")[0]
+        print(f"model override:   {item}  ({resolved.origin_of(key) or '?'})")
+    heads = f", n_heads {flavor.n_heads}" if flavor.n_heads is not None else ""
+    print(
+        f"architecture:     dim {flavor.dim}, n_layers {flavor.n_layers}{heads}, vocab {flavor.vocab_size}, "
+        f"{_human_count(schema.parameter_count(flavor))} parameters"
+    )
+
+
+def describe_overrides(overrides: dict) -> list[str]:
+    from primus.validate.model_args import describe
+
+    return describe(overrides)
 
 
 def _print_dry_run_preflight(resolved, config: dict) -> None:
@@ -640,6 +710,12 @@ def build_parser() -> argparse.ArgumentParser:
     command = add("models", cmd_models, "TorchTitan model families and flavors, with parameter counts")
     command.add_argument("--family", help="only this family (e.g. qwen3)")
     command.add_argument("--format", choices=("table", "json"), default="table")
+    command.add_argument(
+        "--config",
+        metavar="CONFIG",
+        help="only the model of this experiment, with its model.<arg> overrides (and any given after it)",
+    )
+    add_roots(command)
 
     command = add("check-bundle", cmd_check_bundle, "re-verify every digest of a frozen run bundle")
     command.add_argument("bundle", metavar="BUNDLE")
@@ -728,7 +804,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Subcommands whose unknown options are config overrides rather than typos of our own options.
-_TAKES_OVERRIDES = {"validate", "resolve", "explain", "train", "sweep"}
+_TAKES_OVERRIDES = {"validate", "resolve", "explain", "train", "sweep", "models"}
 
 
 def _autocomplete(parser: argparse.ArgumentParser) -> None:

@@ -9,16 +9,14 @@ This project differs from Primus only where docs/notes list a deliberate differe
 deep-merged, dotted override keys expanded, values coerced to their field types); none of those changes a
 value in the experiments checked here.
 
-Experiments this project rejects, each asserted exactly (key, file, line, message) so the test fails when
-the situation changes:
-- ``llama3.1_405B*.yaml`` set ``model.n_layers: 126``. TorchTitan 0.2.2's ``model`` section has no
-  ``n_layers`` field (Primus accepts it because it accepts any key, and a Primus runtime patch copies extra
-  ``model.*`` keys into the flavor's ModelArgs). 126 is already the 405B flavor's depth, so the key changes
-  nothing; validation rejects it as an unknown key rather than silently passing architecture edits through.
+Every experiment validates, with the reference presets and again with the presets this project ships (the
+same files). Seven were refused before this project had warnings and model-argument overrides
+(``REFUSED_BEFORE``); what each gets now is asserted exactly:
 - ``deepseek_v3_*.yaml`` set ``lr_scheduler.warmup_steps: 200`` with ``training.steps: 15``. TorchTitan 0.2.2
-  accepts that and clamps the warmup to 15 steps with a log warning, so the schedule written never happens;
-  this project's cross-field check rejects it (a deliberate difference, like unknown keys). With
-  ``--lr_scheduler.warmup_steps 15`` on the command line they validate (tested below).
+  clamps the warmup to 15 steps with a log line; here that is a warning naming the clamped value
+  (``--strict`` makes it an error).
+- ``llama3.1_405B*.yaml`` set ``model.n_layers: 126``, an override of the flavor's ModelArgs as Primus applies
+  it (126 is already the 405B flavor's depth); accepted after its name and type are checked.
 - ``llama3.2_1B.yaml`` (a model preset no experiment uses) names flavor ``1B``, which TorchTitan 0.2.2's
   llama3 registry does not have.
 """
@@ -50,13 +48,17 @@ _WARMUP = (
     "warmup_steps(200) exceeds training.steps(15): TorchTitan will clamp the warmup to 15 steps, "
     "so the learning rate peaks only at the last step",
 )
-_N_LAYERS = ("model.n_layers", "Key 'n_layers' not in 'model'.")
 
-#: Experiments validation rejects: file -> [(dotted key, file of the value, line, message)].
-REJECTED = {
-    "llama3.1_405B-BF16-pretrain.yaml": [(_N_LAYERS[0], "llama3.1_405B.yaml", 9, _N_LAYERS[1])],
-    "llama3.1_405B-FP8-pretrain.yaml": [(_N_LAYERS[0], "llama3.1_405B-fp8.yaml", 9, _N_LAYERS[1])],
-}
+#: The experiments refused before this project had warnings and model-argument overrides.
+REFUSED_BEFORE = [
+    "deepseek_v3_16b-BF16-pretrain.yaml",
+    "deepseek_v3_16b-FP8-pretrain.yaml",
+    "deepseek_v3_236b-BF16-pretrain.yaml",
+    "deepseek_v3_236b-FP8-pretrain.yaml",
+    "deepseek_v3_671b-pretrain.yaml",
+    "llama3.1_405B-BF16-pretrain.yaml",
+    "llama3.1_405B-FP8-pretrain.yaml",
+]
 
 #: Experiments that validate with warnings (refused before warnings existed): file -> [(key, file, line,
 #: message)]. All five DeepSeek ones warm up for 200 of 15 steps, which TorchTitan 0.2.2 clamps.
@@ -380,7 +382,187 @@ DEEPSEEK_V3_16B_FP8 = expected(
     },
 )
 
+# Primus's qwen3 experiments share one layout: the 0.6B one differs from the 8B one in these keys only.
+QWEN3_0_6B = {
+    **QWEN3_8B,
+    "job.description": "Qwen 3 0.6B training",
+    "model.flavor": "0.6B",
+    "model.hf_assets_path": "Qwen/Qwen3-0.6B",
+    "optimizer.lr": 3.0e-4,
+    "lr_scheduler.warmup_steps": 2,
+}
+
+# The preset's model.n_layers is an architecture override (Primus sets it on the flavor's ModelArgs).
+LLAMA3_1_405B_BF16 = expected(
+    {
+        "job.dump_folder": "./outputs",
+        "job.description": "Llama 3 405B training",
+        "model.name": "llama3",
+        "model.flavor": "405B",
+        "model.hf_assets_path": "meta-llama/Llama-3.1-405B",
+        "model.n_layers": 126,
+        "model.converters": ["primus_turbo"],
+    },
+    {
+        "sink_level": None,
+        "file_sink_level": "DEBUG",
+        "stderr_sink_level": "INFO",
+        "training.local_batch_size": 2,
+        "metrics.log_freq": 1,
+        "optimizer.lr": 8.0e-5,
+        "parallelism.tensor_parallel_degree": 1,
+        "activation_checkpoint.mode": "full",
+        "primus_turbo.enable_primus_turbo": True,
+        "primus_turbo.enable_attention_float8": False,
+    },
+)
+
+LLAMA3_1_70B_BF16 = expected(
+    {
+        "job.dump_folder": "./outputs",
+        "job.description": "Llama 3.1 70B training",
+        "model.name": "llama3",
+        "model.flavor": "70B",
+        "model.hf_assets_path": "meta-llama/Llama-3.1-70B",
+        "model.converters": ["primus_turbo"],
+    },
+    {
+        "sink_level": None,
+        "file_sink_level": "DEBUG",
+        "stderr_sink_level": "INFO",
+        "lr_scheduler.warmup_steps": 10,
+        "metrics.log_freq": 1,
+        "training.local_batch_size": 2,
+        "training.seq_len": 8192,
+        "training.mock_data": False,
+        "training.steps": 50,
+        "training.gc_freq": 100,
+        "optimizer.lr": 1.5e-4,
+        "activation_checkpoint.mode": "full",
+        "primus_turbo.enable_primus_turbo": True,
+        "primus_turbo.enable_attention_float8": False,
+    },
+)
+
+GPT_OSS_20B_BF16 = expected(
+    {
+        "job.dump_folder": "./outputs",
+        "job.description": "GPT-OSS 20B training",
+        "model.name": "gpt_oss",
+        "model.flavor": "20b",
+        "model.hf_assets_path": "openai/gpt-oss-20b",
+        "model.converters": [],
+    },
+    {
+        "metrics.log_freq": 1,
+        "metrics.enable_wandb": False,
+        "optimizer.name": "AdamW",
+        "optimizer.lr": 2.2e-4,
+        "optimizer.eps": 1.0e-8,
+        "lr_scheduler.warmup_steps": 10,
+        "training.local_batch_size": 4,
+        "training.seq_len": 4096,
+        "training.max_norm": 1.0,
+        "training.steps": 50,
+        "parallelism.data_parallel_replicate_degree": 1,
+        "parallelism.data_parallel_shard_degree": -1,
+        "parallelism.fsdp_reshard_after_forward": "default",
+        "parallelism.tensor_parallel_degree": 1,
+        "parallelism.pipeline_parallel_degree": 1,
+        "parallelism.expert_parallel_degree": 8,
+        "parallelism.expert_tensor_parallel_degree": 1,
+        "activation_checkpoint.mode": "selective",
+        "activation_checkpoint.selective_ac_option": "op",
+        "compile.enable": True,
+        "compile.components": ["model", "loss"],
+        "primus_turbo.enable_primus_turbo": True,
+        "primus_turbo.use_turbo_attention": True,
+        "primus_turbo.enable_attention_float8": False,
+        "primus_turbo.use_turbo_float8_linear": False,
+        "primus_turbo.use_turbo_mx_linear": False,
+        "primus_turbo.use_moe_fp8": False,
+        "primus_turbo.use_turbo_grouped_mm": False,
+        "primus_turbo.use_classic_attention": False,
+    },
+)
+
+LLAMA4_17BX16E_BF16 = expected(
+    {
+        "job.dump_folder": "./outputs",
+        "job.description": "Llama 4 Scout 17B-16E training",
+        "model.name": "llama4",
+        "model.flavor": "17bx16e",
+        "model.hf_assets_path": "meta-llama/Llama-4-Scout-17B-16E",
+        "model.converters": ["primus_turbo"],
+    },
+    {
+        "sink_level": None,
+        "file_sink_level": "DEBUG",
+        "stderr_sink_level": "INFO",
+        "metrics.log_freq": 1,
+        "metrics.enable_wandb": False,
+        "lr_scheduler.warmup_steps": 10,
+        "training.local_batch_size": 4,
+        "training.seq_len": 8192,
+        "training.mock_data": False,
+        "training.steps": 50,
+        "activation_checkpoint.mode": "full",
+        "activation_checkpoint.selective_ac_option": "op",
+        "primus_turbo.enable_primus_turbo": True,
+        "primus_turbo.enable_attention_float8": False,
+        "primus_turbo.use_turbo_grouped_mm": True,
+    },
+)
+
+# The BF16 twin of DEEPSEEK_V3_16B_FP8: its own preset (no float8 converter), batch 6, classic attention.
+DEEPSEEK_V3_16B_BF16 = {
+    **DEEPSEEK_V3_16B_FP8,
+    "model.converters": ["primus_turbo"],
+    "training.local_batch_size": 6,
+    "primus_turbo.use_turbo_float8_linear": False,
+    "primus_turbo.use_moe_fp8": False,
+    "primus_turbo.use_classic_attention": True,
+}
+
 KEY_BY_KEY = [
+    pytest.param(
+        "qwen3_0.6B-pretrain.yaml", "qwen3_0.6b.yaml", "qwen3_0.6B-pretrain", QWEN3_0_6B, id="qwen3_0.6B"
+    ),
+    pytest.param(
+        "llama3.1_405B-BF16-pretrain.yaml",
+        "llama3.1_405B.yaml",
+        "llama3.1_405B-pretrain",
+        LLAMA3_1_405B_BF16,
+        id="llama3.1_405B-BF16",
+    ),
+    pytest.param(
+        "llama3.1_70B-BF16-pretrain.yaml",
+        "llama3.1_70B.yaml",
+        "llama3.1_70B-pretrain",
+        LLAMA3_1_70B_BF16,
+        id="llama3.1_70B-BF16",
+    ),
+    pytest.param(
+        "gpt_oss_20B-BF16-pretrain.yaml",
+        "gpt_oss_20b.yaml",
+        "gpt_oss_20B-BF16-pretrain",
+        GPT_OSS_20B_BF16,
+        id="gpt_oss_20B-BF16",
+    ),
+    pytest.param(
+        "llama4_17Bx16E-BF16-pretrain.yaml",
+        "llama4_17Bx16E.yaml",
+        "llama4_17Bx16E-pretrain",
+        LLAMA4_17BX16E_BF16,
+        id="llama4_17Bx16E-BF16",
+    ),
+    pytest.param(
+        "deepseek_v3_16b-BF16-pretrain.yaml",
+        "deepseek_v3_16b.yaml",
+        "deepseek_v3_16b-pretrain",
+        DEEPSEEK_V3_16B_BF16,
+        id="deepseek_v3_16b-BF16",
+    ),
     pytest.param("qwen3_8B-pretrain.yaml", "qwen3_8b.yaml", "qwen3_8B-pretrain", QWEN3_8B, id="qwen3_8B"),
     pytest.param(
         "llama3.1_8B-BF16-pretrain.yaml",
@@ -408,7 +590,7 @@ KEY_BY_KEY = [
 
 @pytest.mark.parametrize(
     "example",
-    [pytest.param(p.name, id=p.stem) for p in _reference_examples() if p.name not in REJECTED],
+    [pytest.param(p.name, id=p.stem) for p in _reference_examples()],
 )
 def test_reference_experiment_loads_and_validates(example):
     from primus.validate import check
@@ -440,9 +622,7 @@ def test_reference_experiment_resolves_to_the_values_primus_gives(example, model
     }
 
 
-@pytest.mark.parametrize(
-    "example, model_preset, exp_name, want", [p for p in KEY_BY_KEY if p.values[0] not in REJECTED]
-)
+@pytest.mark.parametrize("example, model_preset, exp_name, want", KEY_BY_KEY)
 def test_reference_experiment_validates_to_the_same_values_with_their_field_types(
     example, model_preset, exp_name, want
 ):
@@ -501,15 +681,37 @@ def test_reference_experiment_takes_envelope_values_from_the_environment():
     )
 
 
-@pytest.mark.parametrize("example, problems", sorted(REJECTED.items()))
-def test_reference_experiment_is_rejected_only_for_its_known_problem(example, problems):
-    from primus.errors import ConfigErrors
+@pytest.mark.parametrize("example", REFUSED_BEFORE)
+def test_experiments_refused_before_now_validate_with_their_known_warning(example):
+    from primus.validate import check
+
+    validation = check(load(example), env=NO_ENV)
+    got = [(w.key, Path(w.file or "").name, w.line, w.message) for w in validation.warnings]
+    assert got == WARNED.get(example, [])
+
+
+@pytest.mark.parametrize("preset", ["llama3.1_405B.yaml", "llama3.1_405B-fp8.yaml"])
+def test_the_405B_presets_n_layers_is_an_architecture_override_from_the_preset(preset):
     from primus.validate import validate
 
-    with pytest.raises(ConfigErrors) as caught:
-        validate(load(example), env=NO_ENV)
-    got = [(e.key, Path(e.file or "").name, e.line, e.message) for e in caught.value.errors]
-    assert got == problems
+    example = "llama3.1_405B-FP8-pretrain.yaml" if "fp8" in preset else "llama3.1_405B-BF16-pretrain.yaml"
+    resolved = load(example)
+    origin = resolved.origin_of("model.n_layers")
+    assert (Path(origin.file).name, origin.line, origin.layer) == (preset, 9, "model preset")
+    assert validate(resolved, env=NO_ENV)["model"]["n_layers"] == 126
+
+
+@pytest.mark.parametrize("example", [pytest.param(p.name, id=p.stem) for p in _reference_examples()])
+def test_reference_experiment_validates_with_the_shipped_presets_too(example):
+    from primus.config import load_experiment
+    from primus.validate import check
+
+    resolved = load_experiment(EXAMPLES / example, env=NO_ENV)  # the package's primus/configs
+    validation = check(resolved, env=NO_ENV)
+    got = [(w.key, Path(w.file or "").name, w.line, w.message) for w in validation.warnings]
+    assert got == WARNED.get(example, [])
+    reference = check(load(example), env=NO_ENV)
+    assert flatten(validation.config) == flatten(reference.config)
 
 
 def test_reference_deepseek_experiment_is_refused_under_strict():
@@ -565,7 +767,7 @@ def torchtitan_flavors() -> dict[str, list[str]]:
 
 @pytest.mark.parametrize(
     "example",
-    [pytest.param(p.name, id=p.stem) for p in _reference_examples() if p.name not in REJECTED],
+    [pytest.param(p.name, id=p.stem) for p in _reference_examples()],
 )
 def test_reference_experiment_reaches_torchtitans_config_manager_intact(example, tmp_path):
     # The job_config.toml a Primus experiment freezes to is one TorchTitan 0.2.2 reads back value for value.

@@ -22,6 +22,8 @@ REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "primus" / "configs"
 MODEL_PRESETS = CONFIGS / "models" / "torchtitan"
 EXAMPLES = REPO / "examples"
+#: Experiment YAMLs (examples/sweeps/ holds sweep files, another format).
+EXPERIMENTS = EXAMPLES / "torchtitan" / "configs"
 CPU_DEFAULT = EXAMPLES / "torchtitan" / "configs" / "CPU" / "llama3_debugmodel-pretrain.yaml"
 
 #: An empty environment for loading (every ${VAR:default} takes its default) and for validation (no
@@ -45,7 +47,7 @@ def _read(path: Path) -> dict[str, Any]:
     return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
-ALL_EXAMPLES = [pytest.param(p, id=_rel(p)) for p in _yaml_files(EXAMPLES)]
+ALL_EXAMPLES = [pytest.param(p, id=_rel(p)) for p in _yaml_files(EXPERIMENTS)]
 ALL_MODEL_PRESETS = [pytest.param(p, id=p.name) for p in _yaml_files(MODEL_PRESETS)]
 
 
@@ -110,7 +112,7 @@ CASE_TWINS = {"qwen3_8b.yaml"}
 
 
 def test_every_model_preset_is_used_by_at_least_one_example():
-    used = {_read(p)["modules"]["pre_trainer"]["model"] for p in _yaml_files(EXAMPLES)}
+    used = {_read(p)["modules"]["pre_trainer"]["model"] for p in _yaml_files(EXPERIMENTS)}
     unused = sorted(p.name for p in _yaml_files(MODEL_PRESETS) if p.name not in used)
     assert unused == PRIMUS_ONLY_PRESETS
 
@@ -121,8 +123,6 @@ def test_every_primus_v26_5_model_preset_ships_byte_for_byte():
         pytest.skip(f"Primus reference corpus not found at {reference}")
     theirs = sorted((reference / "models" / "torchtitan").glob("*.yaml"))
     assert theirs
-    # llama3.1_405B*.yaml set model.n_layers (an architecture override): shipped once those are accepted.
-    theirs = [p for p in theirs if not p.name.startswith("llama3.1_405B")]
     differing = [p.name for p in theirs if (MODEL_PRESETS / p.name).read_bytes() != p.read_bytes()]
     assert differing == []
 
@@ -130,7 +130,7 @@ def test_every_primus_v26_5_model_preset_ships_byte_for_byte():
 def test_preset_and_example_names_differ_by_more_than_letter_case():
     # Such names collide on macOS and Windows checkouts; only the seed guide's qwen3_8B.yaml and Primus's
     # qwen3_8b.yaml are both required.
-    for folder in (MODEL_PRESETS, *sorted({p.parent for p in _yaml_files(EXAMPLES)})):
+    for folder in (MODEL_PRESETS, *sorted({p.parent for p in _yaml_files(EXPERIMENTS)})):
         names = [p.name for p in folder.glob("*.yaml") if p.name not in CASE_TWINS]
         assert len({n.lower() for n in names}) == len(names), folder
 
@@ -195,7 +195,7 @@ def _config_layers() -> list[Any]:
     for path in _yaml_files(CONFIGS / "modules") + _yaml_files(MODEL_PRESETS):
         body = {k: v for k, v in _read(path).items() if k != "extends"}
         layers.append(pytest.param(body, id=_rel(path)))
-    for path in _yaml_files(EXAMPLES):
+    for path in _yaml_files(EXPERIMENTS):
         overrides = _read(path)["modules"]["pre_trainer"].get("overrides") or {}
         layers.append(pytest.param(overrides, id=_rel(path)))
     return layers
@@ -203,8 +203,19 @@ def _config_layers() -> list[Any]:
 
 @pytest.mark.parametrize("layer", _config_layers())
 def test_every_shipped_key_is_a_torchtitan_0_2_2_field_or_a_primus_extension(layer):
-    # Checked against the installed dataclasses, independently of the validator's schema snapshot.
-    assert _unknown_keys(layer, _jobconfig_tree()) == []
+    # Checked against the installed dataclasses, independently of the validator's schema snapshot; a
+    # model.<arg> key must be a field of the family's ModelArgs (Primus's llama3.1_405B sets n_layers).
+    tree = _jobconfig_tree()
+    family = (layer.get("model") or {}).get("name", "llama3")
+    tree["model"] = {**tree["model"], **_model_args_tree(family)}
+    assert _unknown_keys(layer, tree) == []
+
+
+def _model_args_tree(family: str) -> dict[str, Any]:
+    from torchtitan.protocols.train_spec import get_train_spec
+
+    (cls,) = {type(args) for args in get_train_spec(family).model_args.values()}
+    return {f.name: None for f in dataclasses.fields(cls)}
 
 
 def test_module_preset_keeps_seed_and_determinism_under_debug():

@@ -86,12 +86,13 @@ LAYER_TYPOS = {
     ),
     "model-preset": (
         "configs/models/torchtitan/tiny.yaml",
-        "  n_layers: 4\n",
+        "  n_layerz: 4\n",
         [],
-        "model.n_layers",
+        "model.n_layerz",
         "tiny.yaml",
         4,
-        "Key 'n_layers' not in 'model'.",
+        "Key 'n_layerz' not in 'model' (neither a TorchTitan model setting nor an argument of llama3's "
+        "model). Did you mean: 'n_layers'?",
     ),
     "overrides": (
         "exp.yaml",

@@ -39,14 +39,26 @@ CASES = {
         hint="rename 'stpes' to 'steps'",
     ),
     "unknown-key-in-model-preset": Case(
-        [("model preset", {"model.n_layers": 126})],  # Primus's llama3.1_405B preset has exactly this
+        [("model preset", {"model.n_layerz": 126})],  # a typo of Primus's 405B preset's n_layers
         UnknownKeyError,
-        "model.n_layers",
+        "model.n_layerz",
         MODEL_PRESET,
         20,
-        "Key 'n_layers' not in 'model'.",
-        hint="valid keys in 'model': converters, flavor, hf_assets_path, name, print_after_conversion, "
-        "tokenizer_path",
+        "Key 'n_layerz' not in 'model' (neither a TorchTitan model setting nor an argument of llama3's "
+        "model). Did you mean: 'n_layers'?",
+        hint="rename 'n_layerz' to 'n_layers'",
+    ),
+    "unknown-key-in-model-preset-nothing-close": Case(
+        [("model preset", {"model.layer_count": 4})],
+        UnknownKeyError,
+        "model.layer_count",
+        MODEL_PRESET,
+        20,
+        "Key 'layer_count' not in 'model' (neither a TorchTitan model setting nor an argument of llama3's "
+        "model).",
+        hint="llama3 model arguments: attn_mask_type, attn_type, depth_init, dim, eos_id, "
+        "ffn_dim_multiplier, max_seq_len, multiple_of, n_heads, n_kv_heads, n_layers, norm_eps, "
+        "rope_scaling_args, rope_theta, vocab_size",
     ),
     "unknown-key-in-overrides": Case(
         [("overrides", {"optimizer.momentum": 0.9})],

@@ -29,6 +29,9 @@ _KNOWN_EXTENSIONS = ("", "primus.backends.torchtitan.primus_turbo_extensions.con
 def check_all(config: dict[str, Any], report: Report, env: Mapping[str, str]) -> None:
     values = Values(config, report)
     flavor = check_model(values, report)
+    if flavor is not None:
+        flavor = schema.with_overrides(flavor, schema.model_overrides(config))
+        check_model_args(report, flavor)
     check_converters(values, report, flavor)
     check_positive_counts(values, report)
     check_parallelism(values, report, env, flavor)
@@ -83,6 +86,54 @@ def check_model(values: Values, report: Report) -> schema.Flavor | None:
     return schema.flavor(family, flavor_name)
 
 
+def check_model_args(report: Report, flavor: schema.Flavor) -> None:
+    """The overridden architecture must still build: head counts divide, top_k fits the experts."""
+    if not flavor.overrides or any(key.startswith("model.") for key in report.bad_keys):
+        return
+    from primus.validate.model_args import family_fields, flavor_values, merged
+
+    args = merged(flavor_values(flavor.family, flavor.name) or {}, flavor.overrides)
+    fields = family_fields(flavor.family) or {}
+    dim, heads, kv_heads = args.get("dim"), args.get("n_heads"), args.get("n_kv_heads")
+    blame = next((f"model.{k}" for k in ("n_heads", "dim") if k in flavor.overrides), "model.n_heads")
+    # llama3/llama4 derive head_dim = dim // n_heads (model.py); families with their own head_dim do not.
+    if "head_dim" not in fields and "qk_nope_head_dim" not in fields and dim and heads and dim % heads:
+        report.add(
+            ConfigValueError,
+            blame,
+            f"n_heads({heads}) must divide dim({dim}) of {flavor.label}: each head gets dim / n_heads",
+            value=args.get(blame.rpartition(".")[2]),
+            hint=f"choose n_heads among {', '.join(str(d) for d in _divisors(dim) if d <= 256)}",
+        )
+        return  # one message per bad head count
+    if heads and kv_heads and heads % kv_heads:
+        if "n_kv_heads" in flavor.overrides:
+            key, hint = "model.n_kv_heads", f"choose n_kv_heads among {', '.join(map(str, _divisors(heads)))}"
+        else:
+            key, hint = "model.n_heads", f"choose n_heads as a multiple of n_kv_heads({kv_heads})"
+        report.add(
+            ConfigValueError,
+            key,
+            f"n_kv_heads({kv_heads}) must divide n_heads({heads}) of {flavor.label} "
+            "(each key/value head serves n_heads / n_kv_heads query heads)",
+            value=args.get(key.rpartition(".")[2]),
+            hint=hint,
+        )
+    moe = args.get("moe_args")
+    if isinstance(moe, dict) and moe.get("top_k", 0) > moe.get("num_experts", 0) > 0:
+        report.add(
+            ConfigValueError,
+            "model.moe_args.top_k" if "top_k" in flavor.overrides.get("moe_args", {}) else "model.moe_args",
+            f"top_k({moe['top_k']}) exceeds num_experts({moe['num_experts']}) of {flavor.label}",
+            value=moe["top_k"],
+            hint=f"set model.moe_args.top_k to at most {moe['num_experts']}",
+        )
+
+
+def _divisors(number: int) -> list[int]:
+    return [d for d in range(1, number + 1) if number % d == 0]
+
+
 def _unknown(what: str, name: str, choices: Any, context: str = "") -> str:
     matches = suggest(str(name), list(choices), count=1)
     close = matches[0] if matches else None
@@ -108,7 +159,7 @@ def check_converters(values: Values, report: Report, flavor: schema.Flavor | Non
             report.add(
                 ConfigValueError,
                 "model.converters",
-                f"converter '{name}' quantizes MoE experts, but {flavor.family} {flavor.name} has no experts",
+                f"converter '{name}' quantizes MoE experts, but {flavor.label} has no experts",
                 value=names,
                 hint=f"remove '{name}' or choose an MoE flavor",
             )
@@ -231,7 +282,7 @@ def check_sequence(values: Values, report: Report, flavor: schema.Flavor | None)
         report.add(
             ConfigValueError,
             "parallelism.context_parallel_degree",
-            f"context parallelism needs SDPA attention, but {flavor.family} {flavor.name} uses "
+            f"context parallelism needs SDPA attention, but {flavor.label} uses "
             f"attn_type '{flavor.attn_type}'",
             value=cp,
             hint="set parallelism.context_parallel_degree to 1 or choose an SDPA flavor",

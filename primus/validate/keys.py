@@ -12,7 +12,7 @@ from primus.errors import (
     suggest,
     unknown_key_message,
 )
-from primus.validate import schema
+from primus.validate import model_args, schema
 from primus.validate.coerce import coerce, describe
 from primus.validate.report import Report
 
@@ -78,9 +78,97 @@ def _walk(node: dict[str, Any], prefix: str, report: Report) -> dict[str, Any]:
                     value=value,
                     hint=mismatch.hint or f"set {key} to a value of type {field['type']}",
                 )
+        elif prefix == "model":
+            family = node.get("name", schema.default_of("model.name"))
+            checked = _model_arg(str(name), value, str(family), report)
+            if checked is not _REJECTED:
+                out[name] = checked
         else:
             _unknown_key(str(name), prefix, value, report)
     return out
+
+
+_REJECTED = object()
+
+
+def _model_arg(name: str, value: Any, family: str, report: Report) -> Any:
+    """A ``model.<name>`` key that is no JobConfig.Model field: an override of the flavor's ModelArgs.
+
+    Checked by name and type against the family's ModelArgs snapshot (nested dataclasses as mappings);
+    returns the coerced value, or ``_REJECTED`` after recording the problem.
+    """
+    arch = model_args.family_fields(family)
+    if arch is None:  # unknown or unloadable family: check_model reports it, once
+        return _REJECTED
+    return _arch_value(f"model.{name}", name, value, arch, family, report)
+
+
+def _arch_value(key: str, name: str, value: Any, fields: dict[str, Any], family: str, report: Report) -> Any:
+    where = key.rpartition(".")[0]
+    if name not in fields:
+        siblings = schema.children().get("model", ()) if where == "model" else ()
+        choices = [*fields, *siblings]
+        close = suggest(name, choices, count=1)
+        suggestion = close[0] if close else None
+        listed = ", ".join(sorted(fields))
+        report.add(
+            UnknownKeyError,
+            key,
+            unknown_key_message(
+                name,
+                f"'{where}' (neither a TorchTitan model setting nor an argument of {family}'s model)",
+                suggestion,
+            ),
+            value=value,
+            hint=f"rename '{name}' to '{suggestion}'"
+            if suggestion
+            else f"{family} model arguments{' in ' + where if where != 'model' else ''}: {listed}",
+            suggestion=suggestion,
+            valid=sorted(choices),
+        )
+        return _REJECTED
+    field = fields[name]
+    if "fields" in field:  # a nested dataclass (moe_args, rope_scaling_args)
+        if not isinstance(value, dict):
+            report.add(
+                ConfigTypeError,
+                key,
+                f"'{key}' holds {family}'s {field['class']}: expected a mapping of its arguments, "
+                f"got {describe(value)}",
+                value=value,
+                hint=f"write e.g. '{key}.{next(iter(field['fields']))}: ...'",
+            )
+            return _REJECTED
+        out = {}
+        for child, child_value in value.items():
+            checked = _arch_value(f"{key}.{child}", str(child), child_value, field["fields"], family, report)
+            if checked is not _REJECTED:
+                out[child] = checked
+        return out
+    try:
+        checked = coerce(value, field["spec"])
+    except MismatchError as mismatch:
+        report.add(
+            ConfigValueError if mismatch.wrong_value else ConfigTypeError,
+            key,
+            mismatch.reason,
+            value=value,
+            hint=mismatch.hint or f"set {key} to a value of type {field['type']} ({family} model argument)",
+        )
+        return _REJECTED
+    if isinstance(checked, int) and not isinstance(checked, bool):
+        floor = model_args.size_floor(name)
+        if floor is not None and checked < floor:
+            report.add(
+                ConfigValueError,
+                key,
+                f"must be {'a positive' if floor else 'a non-negative'} integer ({family} model argument), "
+                f"got {checked}",
+                value=checked,
+                hint=f"set {key} to {floor} or more",
+            )
+            return _REJECTED
+    return checked
 
 
 def _example_child(section: str) -> str:

@@ -141,14 +141,15 @@ def preflight(
 
     host = host or Host.detect(env)
     if host.accelerator is None and host.memory_bytes:
-        flavor = schema.flavor(_get(config, "model.name"), _get(config, "model.flavor"))
+        flavor = schema.effective_flavor(config)
         if flavor is not None:
-            need = flavor.params * BYTES_PER_PARAM_ADAMW_FP32
+            params = schema.parameter_count(flavor)
+            need = params * BYTES_PER_PARAM_ADAMW_FP32
             if need > host.memory_bytes:
                 fail(
                     "model.flavor",
-                    f"not enough memory to train {flavor.family} {flavor.name} on this CPU-only host: "
-                    f"{flavor.params:,} parameters * {BYTES_PER_PARAM_ADAMW_FP32} bytes (AdamW, fp32) = "
+                    f"not enough memory to train {flavor.label} on this CPU-only host: "
+                    f"{params:,} parameters * {BYTES_PER_PARAM_ADAMW_FP32} bytes (AdamW, fp32) = "
                     f"{_gib(need)} needed, {_gib(host.memory_bytes)} of RAM present",
                     flavor.name,
                     "run on a GPU host or cluster, or pick a smaller flavor (e.g. debugmodel) for CPU runs",

@@ -68,7 +68,7 @@ def check_parallelism(
         report.add(
             ConfigValueError,
             key_of["ep"],
-            f"expert_parallel_degree({ep}) needs experts, but {flavor.family} {flavor.name} "
+            f"expert_parallel_degree({ep}) needs experts, but {flavor.label} "
             "is not an MoE model",
             value=ep,
             hint="set parallelism.expert_parallel_degree to 1 or choose an MoE flavor",
@@ -80,7 +80,7 @@ def check_parallelism(
                 ConfigValueError,
                 key_of["pp"],
                 f"pipeline_parallel_degree({pp}) exceeds the {flavor.n_layers} layers of "
-                f"{flavor.family} {flavor.name}: some stages would hold no layer",
+                f"{flavor.label}: some stages would hold no layer",
                 value=pp,
                 hint=f"set parallelism.pipeline_parallel_degree to at most {flavor.n_layers}",
             )
@@ -146,7 +146,7 @@ def _check_heads(report: Report, flavor: schema.Flavor, tp: int, tp_key: str) ->
             report.add(
                 ConfigValueError,
                 tp_key,
-                f"tensor_parallel_degree({tp}) must divide {what}({heads}) of {flavor.family} {flavor.name}",
+                f"tensor_parallel_degree({tp}) must divide {what}({heads}) of {flavor.label}",
                 value=tp,
                 hint=f"choose a tensor_parallel_degree among {', '.join(map(str, divisors))}",
             )

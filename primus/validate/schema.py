@@ -9,7 +9,7 @@ Primus keys (``trainable`` ...) are top-level names.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from primus.backend import backend_for
@@ -54,7 +54,7 @@ class Flavor:
 
     family: str
     name: str
-    params: int  # total parameters, counted on the meta device (tied weights once)
+    params: int | None  # total parameters, counted on the meta device (tied weights once)
     dim: int
     n_layers: int
     n_heads: int | None  # None: the family has no such field
@@ -63,6 +63,67 @@ class Flavor:
     max_seq_len: int  # the flavor's own context length (TorchTitan only warns beyond it)
     moe: bool
     attn_type: str | None  # "sdpa", "flex" or "varlen"
+    #: ``model.<arg>`` overrides applied to this flavor (``{"n_layers": 2}``); empty for the flavor as is
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        """``llama3 debugmodel``, or ``llama3 debugmodel (n_layers=2)`` with overrides."""
+        from primus.validate.model_args import describe
+
+        base = f"{self.family} {self.name}"
+        return f"{base} ({', '.join(describe(self.overrides))})" if self.overrides else base
+
+
+def model_overrides(config: dict[str, Any]) -> dict[str, Any]:
+    """A config's ``model.<arg>`` architecture overrides (model keys that no JobConfig.Model field has)."""
+    from primus.validate.model_args import overrides_of
+
+    return overrides_of(config.get("model") or {}, frozenset(children().get("model", ())))
+
+
+def effective_flavor(config: dict[str, Any]) -> Flavor | None:
+    """The flavor a validated ``config`` trains: the registry entry with its ``model.<arg>`` overrides."""
+    model = config.get("model") or {}
+    found = flavor(
+        model.get("name", default_of("model.name")), model.get("flavor", default_of("model.flavor"))
+    )
+    return with_overrides(found, model_overrides(config)) if found is not None else None
+
+
+def parameter_count(entry: Flavor) -> int:
+    """Total parameters of ``entry``: from registry.json, or (with overrides) the model built on meta."""
+    if entry.params is not None:
+        return entry.params
+    return backend_for().parameter_count(entry.family, entry.name, entry.overrides)
+
+
+def with_overrides(flavor: Flavor, overrides: dict[str, Any]) -> Flavor:
+    """``flavor`` with ``model.<arg>`` overrides applied to its shape numbers.
+
+    ``params`` then is None: counting needs the model built (``primus.backends.torchtitan.params``).
+    """
+    from primus.validate import model_args
+
+    if not overrides:
+        return flavor
+    values = model_args.merged(model_args.flavor_values(flavor.family, flavor.name) or {}, overrides)
+    n_heads = values.get("n_heads", flavor.n_heads)
+    n_kv_heads = values.get("n_kv_heads")
+    moe = bool(values["moe_enabled"]) if "moe_enabled" in values else flavor.moe
+    return replace(
+        flavor,
+        params=None,
+        dim=values.get("dim", flavor.dim),
+        n_layers=values.get("n_layers", flavor.n_layers),
+        n_heads=n_heads,
+        n_kv_heads=n_kv_heads if n_kv_heads is not None else n_heads,
+        vocab_size=values.get("vocab_size", flavor.vocab_size),
+        max_seq_len=overrides.get("max_seq_len", flavor.max_seq_len),
+        moe=moe,
+        attn_type=values.get("attn_type", flavor.attn_type),
+        overrides=dict(overrides),
+    )
 
 
 def families() -> dict[str, dict[str, Any]]:

@@ -20,6 +20,7 @@ from typing import Any
 SNAPSHOT_DIR = Path(__file__).resolve().parent
 SCHEMA_FILE = SNAPSHOT_DIR / "schema.json"
 REGISTRY_FILE = SNAPSHOT_DIR / "registry.json"
+MODEL_ARGS_FILE = SNAPSHOT_DIR / "model_args.json"
 
 
 class TorchTitanBackend:
@@ -38,6 +39,15 @@ class TorchTitanBackend:
     @functools.cache  # noqa: B019  (as above)
     def registry(self) -> dict[str, Any]:
         return json.loads(REGISTRY_FILE.read_text(encoding="utf-8"))
+
+    @functools.cache  # noqa: B019  (as above)
+    def model_args(self) -> dict[str, Any]:
+        return json.loads(MODEL_ARGS_FILE.read_text(encoding="utf-8"))
+
+    def parameter_count(self, family: str, flavor: str, overrides: Mapping[str, Any]) -> int:
+        from primus.backends.torchtitan.params import count_parameters
+
+        return count_parameters(family, flavor, dict(overrides))
 
     def default_of(self, dotted_key: str) -> Any:
         schema = self.schema()

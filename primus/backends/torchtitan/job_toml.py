@@ -100,9 +100,19 @@ def job_toml_data(config: Mapping[str, Any], *, origin_of: OriginLookup | None =
                 "write the section as `key: value` lines indented under it",
                 origin_of,
             )
+        if section == "model":
+            # model.<arg> architecture overrides are no JobConfig field (TorchTitan would refuse the file);
+            # the trainer applies them to the flavor's ModelArgs from resolved.yaml.
+            value = {key: item for key, item in value.items() if key in _job_model_fields()}
         data[section] = _strip_none(value, section, origin_of)
     _name_extension_module(data, origin_of)
     return data
+
+
+def _job_model_fields() -> frozenset[str]:
+    from primus.validate import schema
+
+    return frozenset(schema.children().get("model", ()))
 
 
 def job_toml_text(config: Mapping[str, Any], *, origin_of: OriginLookup | None = None) -> str:

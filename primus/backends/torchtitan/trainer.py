@@ -20,6 +20,7 @@ from typing import Any
 
 import torch
 import torchtitan.protocols.train_spec as train_spec_module
+import yaml
 from torchtitan.components.metrics import (
     BaseLogger,
     LoggerContainer,
@@ -37,8 +38,11 @@ from primus.backends.torchtitan.metrics_file import (
     row_from_torchtitan,
 )
 from primus.backends.torchtitan.mock_data import mock_dataloader_builder
+from primus.backends.torchtitan.model_args import apply_overrides
 from primus.backends.torchtitan.runner import DONE_FILE, METRICS_FILE, write_done
+from primus.bundle.layout import RESOLVED
 from primus.errors import ConfigKeyError
+from primus.validate.model_args import describe, overrides_of
 
 
 def _is_rank_zero() -> bool:
@@ -99,6 +103,24 @@ def _metrics_builder(inner: Any, metrics_path: Path):
     return build
 
 
+def bundle_model_overrides(job_config: Any) -> dict[str, Any]:
+    """The ``model.<arg>`` overrides of the bundle whose job_config.toml TorchTitan was given.
+
+    They live in the bundle's resolved.yaml (validated, hashed, in the manifest); job_config.toml holds
+    only JobConfig fields. No config file (a JobConfig built in code): no overrides.
+    """
+    config_file = getattr(job_config.job, "config_file", None)
+    if not config_file:
+        return {}
+    resolved = Path(config_file).parent / RESOLVED
+    if not resolved.is_file():
+        return {}
+    document = yaml.safe_load(resolved.read_text(encoding="utf-8")) or {}
+    model = (document.get("config") or {}).get("model") or {}
+    fields = {field.name for field in dataclasses.fields(type(job_config.model))}
+    return overrides_of(model, frozenset(fields))
+
+
 def primus_train_spec(job_config: Any) -> train_spec_module.TrainSpec:
     """TorchTitan's TrainSpec for ``model.name`` with the Primus builders swapped in."""
     base = train_spec_module.get_train_spec(job_config.model.name)
@@ -115,8 +137,15 @@ def primus_train_spec(job_config: Any) -> train_spec_module.TrainSpec:
             base.build_metrics_processor_fn, Path(job_config.job.dump_folder) / METRICS_FILE
         )
     }
+    args = base.model_args[flavor]
+    overrides = bundle_model_overrides(job_config)
+    if overrides:
+        # Primus's semantics (patch_torchtitan_model_override): model.<arg> keys set the flavor's ModelArgs.
+        args = apply_overrides(args, overrides)
+        changes["model_args"] = {**base.model_args, flavor: args}
+        logger.info(f"primus: {job_config.model.name} {flavor} with {', '.join(describe(overrides))}")
     if getattr(job_config.training, "mock_data", False):
-        changes["build_dataloader_fn"] = mock_dataloader_builder(base.model_args[flavor].vocab_size)
+        changes["build_dataloader_fn"] = mock_dataloader_builder(args.vocab_size)
         changes["build_tokenizer_fn"] = None
     return dataclasses.replace(base, **changes)
 
