@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from primus.bundle.layout import TRAIN_LOG_PATH
 from primus.errors import LaunchError, PrimusError
 
 if TYPE_CHECKING:
@@ -125,7 +126,7 @@ def _train_in_container(bundle: Path, variant: str, *, dry_run: bool) -> int:
     if status != 0:
         raise LaunchError(
             f"training inside the container exited with status {status}",
-            file=str(bundle / "train" / "train.log"),
+            file=str(bundle / TRAIN_LOG_PATH),
             hint="read the log above; rerun the same command to resume from the latest checkpoint",
         )
     return 0

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from primus.bundle import layout
 from primus.errors import (
     ConfigKeyError,
     ConfigValueError,
@@ -452,10 +453,10 @@ def train_shell(
     Inside a SLURM job the job ID is first written to ``<bundle>/train/slurm_job_id`` so a run folder says
     which job trained it. ``train_args`` (see ``runtime_train_args``) are appended to each train command.
     """
-    train_dir = shlex.quote(str(Path(bundle) / "train"))
+    train_dir = shlex.quote(str(Path(bundle) / layout.TRAIN_DIR))
     record = (
         f'if [ -n "${{SLURM_JOB_ID:-}}" ]; then mkdir -p {train_dir} && '
-        f'echo "$SLURM_JOB_ID" > {train_dir}/slurm_job_id; fi'
+        f'echo "$SLURM_JOB_ID" > {train_dir}/{layout.SLURM_JOB_ID}; fi'
     )
     if resources.nodes <= 1:
         lines = [_train_command(bundle, primus_cli, train_args)]
@@ -564,17 +565,18 @@ def _run_outcome(run: RunPlan) -> tuple[str, str]:
     """(word, where to look) for one run after the workflow stopped."""
     if run.bundle is None:
         return "not run", "the bundle is known once the container image is built"
-    verdict = run.bundle / "verify" / "verdict.json"
+    verdict = run.bundle / layout.VERDICT_PATH
     if verdict.is_file():
         try:
             passed = json.loads(verdict.read_text(encoding="utf-8")).get("passed")
         except (OSError, ValueError):
             passed = None
         return ("PASS" if passed else "FAIL"), str(verdict)
-    if (run.bundle / "train" / "DONE").is_file():
-        return "FAIL", f"verify failed: {run.bundle / 'verify' / 'verify_run.log'}"
-    if (run.bundle / "manifest.json").is_file():
-        return "FAIL", f"training failed or was stopped: {run.bundle / 'train' / 'train_model.log'}"
+    if (run.bundle / layout.DONE_PATH).is_file():
+        return "FAIL", f"verify failed: {run.bundle / layout.VERIFY_DIR / layout.VERIFY_RULE_LOG}"
+    if (run.bundle / layout.MANIFEST).is_file():
+        log = run.bundle / layout.TRAIN_DIR / layout.TRAIN_RULE_LOG
+        return "FAIL", f"training failed or was stopped: {log}"
     return "FAIL", f"not frozen: {run.workdir}/"
 
 
@@ -584,10 +586,10 @@ def workflow_summary(plan: WorkflowPlan, *, failed: bool) -> str:
         (run,) = plan.runs
         if not failed:
             word, where = _run_outcome(run)
-            return f"verdict: {word}  ({where})" if where.endswith("verdict.json") else ""
+            return f"verdict: {word}  ({where})" if where.endswith(layout.VERDICT) else ""
         if run.bundle is None:
             bundle = "not yet known (the container image comes first)"
-        elif (run.bundle / "manifest.json").is_file():
+        elif (run.bundle / layout.MANIFEST).is_file():
             bundle = f"{run.bundle} (frozen; train/ and verify/ hold their logs)"
         else:
             bundle = f"{run.bundle} (not written)"

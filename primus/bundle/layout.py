@@ -12,7 +12,35 @@ MANIFEST = "manifest.json"
 FROZEN_FILES = (RESOLVED, JOB_TOML, PROVENANCE, LOCK)
 
 #: Folders later stages write into a bundle; they are outputs, never part of the frozen content.
-OUTPUT_DIRS = ("train", "verify")
+TRAIN_DIR = "train"
+VERIFY_DIR = "verify"
+OUTPUT_DIRS = (TRAIN_DIR, VERIFY_DIR)
+
+# Inside train/ (written by the train stage; the metrics format is in docs/CONTRACTS.md).
+METRICS = "metrics.jsonl"
+TRAIN_LOG = "train.log"
+#: Written last, when training completed: ``{"step", "steps", "device"}``.
+DONE = "DONE"
+#: The SLURM job that trained the bundle (written only inside a SLURM job).
+SLURM_JOB_ID = "slurm_job_id"
+#: The workflow's log of its train rule (beside train.log, which the train stage writes itself).
+TRAIN_RULE_LOG = "train_model.log"
+
+# Inside verify/ (written by the verify stage; the verdict last, so its presence means "verified").
+VERDICT = "verdict.json"
+REPORT_MD = "report.md"
+REPORT_HTML = "report.html"
+CAPTION = "caption.rst"
+LOSS_PLOT = "loss.png"
+VERIFY_FILES = (VERDICT, REPORT_MD, REPORT_HTML, CAPTION, LOSS_PLOT)
+#: The workflow's log of its verify rule.
+VERIFY_RULE_LOG = "verify_run.log"
+
+#: Paths relative to the bundle folder, for rules and messages.
+METRICS_PATH = f"{TRAIN_DIR}/{METRICS}"
+TRAIN_LOG_PATH = f"{TRAIN_DIR}/{TRAIN_LOG}"
+DONE_PATH = f"{TRAIN_DIR}/{DONE}"
+VERDICT_PATH = f"{VERIFY_DIR}/{VERDICT}"
 
 #: Version of the bundle layout and of the hash recipe. Bumping it gives every run a new hash.
 BUNDLE_FORMAT = 1

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from primus import stages
+from primus.bundle import layout
 from primus.config.overrides import COMMAND_LINE
 from primus.errors import ConfigError, ConfigErrors, PrimusError
 from primus.sweep.spec import Point, Setting, SweepSpec
@@ -171,11 +172,10 @@ def _named(problem: PrimusError, names: list[str]) -> PrimusError:
 
 def status_of(bundle: Path) -> str:
     """new / frozen / trained / verified: the last stage that finished for ``bundle``."""
-    from primus.bundle import layout
 
-    if (bundle / "verify" / "verdict.json").is_file():
+    if (bundle / layout.VERDICT_PATH).is_file():
         return "verified"
-    if (bundle / "train" / "DONE").is_file():
+    if (bundle / layout.DONE_PATH).is_file():
         return "trained"
     if (bundle / layout.MANIFEST).is_file():
         return "frozen"

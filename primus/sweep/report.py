@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from primus.bundle import layout
 from primus.sweep.plan import SweepPlan
 from primus.sweep.spec import METRICS
 
@@ -58,7 +59,7 @@ def _result(name: str, point: Any, bundle: Path, same_as: str | None) -> PointRe
     from primus.verify.metrics import read_metrics
 
     overrides = " ".join(setting.shown() for setting in point.settings) or "(base)"
-    metrics = bundle / "train" / "metrics.jsonl"
+    metrics = bundle / layout.METRICS_PATH
     steps: tuple[int, ...] = ()
     losses: tuple[float, ...] = ()
     rates: list[float] = []
@@ -88,7 +89,7 @@ def _result(name: str, point: Any, bundle: Path, same_as: str | None) -> PointRe
 
 
 def _verdict(bundle: Path) -> tuple[str, str]:
-    verdict_file = bundle / "verify" / "verdict.json"
+    verdict_file = bundle / layout.VERDICT_PATH
     if verdict_file.is_file():
         try:
             verdict = json.loads(verdict_file.read_text(encoding="utf-8"))
@@ -98,11 +99,11 @@ def _verdict(bundle: Path) -> tuple[str, str]:
             return "PASS", ""
         failed = [c.get("name", "?") for c in verdict.get("checks", []) if c.get("status") == "fail"]
         return "FAIL", "failed checks: " + ", ".join(failed)
-    if (bundle / "train" / "DONE").is_file():
+    if (bundle / layout.DONE_PATH).is_file():
         return "FAIL", f"verification failed: see {bundle / 'verify' / 'verify_run.log'}"
-    if (bundle / "train").is_dir():
+    if (bundle / layout.TRAIN_DIR).is_dir():
         return "FAIL", f"training failed or stopped: see {bundle / 'train' / 'train_model.log'}"
-    if (bundle / "manifest.json").is_file():
+    if (bundle / layout.MANIFEST).is_file():
         return "not trained", "frozen, not trained yet"
     return "not run", "not frozen yet"
 

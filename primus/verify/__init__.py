@@ -28,6 +28,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
+from primus.bundle import layout
 from primus.errors import ConfigValueError, VerificationFailedError
 from primus.verify import checks
 from primus.verify.checkpoint import checkpoint_loads
@@ -50,8 +51,8 @@ __all__ = [
 ]
 
 #: What ``verify`` writes under ``<bundle>/verify/``.
-OUTPUT_FILES = ("verdict.json", "report.md", "report.html", "caption.rst", "loss.png")
-METRICS_PATH = "train/metrics.jsonl"
+OUTPUT_FILES = layout.VERIFY_FILES
+METRICS_PATH = layout.METRICS_PATH
 
 
 def verify(bundle: Path, *, against: Path | None = None, tolerance: float | None = None) -> Verdict:
@@ -91,15 +92,15 @@ def verify(bundle: Path, *, against: Path | None = None, tolerance: float | None
         other_name=_title(against) if against is not None else "",
     )
     write_outputs(
-        bundle / "verify",
+        bundle / layout.VERIFY_DIR,
         {
-            "verdict.json": (json.dumps(verdict.to_json(), indent=2, allow_nan=False) + "\n").encode(),
-            "report.md": render_markdown(verdict, title=title).encode(),
-            "report.html": render_html(verdict, title=title, png=png).encode(),
-            "caption.rst": caption_rst(verdict, title=title).encode(),
-            "loss.png": png,
+            layout.VERDICT: (json.dumps(verdict.to_json(), indent=2, allow_nan=False) + "\n").encode(),
+            layout.REPORT_MD: render_markdown(verdict, title=title, plot_name=layout.LOSS_PLOT).encode(),
+            layout.REPORT_HTML: render_html(verdict, title=title, png=png).encode(),
+            layout.CAPTION: caption_rst(verdict, title=title).encode(),
+            layout.LOSS_PLOT: png,
         },
-        seal="verdict.json",
+        seal=layout.VERDICT,
     )
     return verdict
 
@@ -113,15 +114,16 @@ def verify_or_raise(bundle: Path, *, against: Path | None = None, tolerance: flo
         raise VerificationFailedError(
             f"{len(failed)} check{'s' if len(failed) != 1 else ''} failed"
             f" ({', '.join(c.name for c in failed)}): {reasons}",
-            file=str(Path(bundle) / "verify" / "verdict.json"),
-            hint=f"read {Path(bundle) / 'verify' / 'report.md'} for every check and the loss plot",
+            file=str(Path(bundle) / layout.VERDICT_PATH),
+            hint=f"read {Path(bundle) / layout.VERIFY_DIR / layout.REPORT_MD} for every check and the "
+            "loss plot",
         )
     return verdict
 
 
 def read_verdict(bundle: Path) -> dict[str, Any]:
     """The JSON written by the last ``verify`` of ``bundle`` (for tools and the workflow's summary)."""
-    return json.loads((Path(bundle) / "verify" / "verdict.json").read_text(encoding="utf-8"))
+    return json.loads((Path(bundle) / layout.VERDICT_PATH).read_text(encoding="utf-8"))
 
 
 def snakemake_report_files(bundle: Path) -> dict[str, Path]:
@@ -130,8 +132,12 @@ def snakemake_report_files(bundle: Path) -> dict[str, Path]:
     A rule can declare ``report(<bundle>/verify/report.html, category="verify")`` (a self-contained page with
     the plot inlined) or the PNG itself; ``caption.rst`` is a one-paragraph RST caption naming the verdict.
     """
-    folder = Path(bundle) / "verify"
-    return {"plot": folder / "loss.png", "html": folder / "report.html", "caption": folder / "caption.rst"}
+    folder = Path(bundle) / layout.VERIFY_DIR
+    return {
+        "plot": folder / layout.LOSS_PLOT,
+        "html": folder / layout.REPORT_HTML,
+        "caption": folder / layout.CAPTION,
+    }
 
 
 def _check_tolerance(tolerance: float | None, against: Path | None) -> None:

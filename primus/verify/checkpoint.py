@@ -14,6 +14,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from primus.bundle.layout import TRAIN_DIR
 from primus.verify.settings import RunSettings
 from primus.verify.verdict import Check
 
@@ -39,7 +40,7 @@ def checkpoint_loads(bundle: Path, settings: RunSettings) -> Check:
     ``training.steps``, when DCP cannot read it, or when a floating-point entry holds NaN/inf."""
     if not settings.checkpoint_enable:
         return Check("checkpoint_loads", "skip", "not checked: checkpoint.enable is false for this run")
-    root = bundle / "train" / settings.checkpoint_folder
+    root = bundle / TRAIN_DIR / settings.checkpoint_folder
     shown_root = f"train/{settings.checkpoint_folder}"
     folders = checkpoint_folders(root)
     if not folders:

@@ -13,7 +13,7 @@ from typing import Any
 
 from primus.backend import Backend, backend_for
 from primus.bundle.check import read_resolved
-from primus.bundle.layout import RESOLVED
+from primus.bundle.layout import DONE_PATH, LOCK, RESOLVED
 from primus.errors import BundleError
 
 
@@ -85,8 +85,8 @@ def _recorded_device(bundle: Path) -> str | None:
     Verification treats this as optional information: without it, comparisons use the tolerant default.
     """
     for path, keys in (
-        (bundle / "train" / "DONE", ("device",)),
-        (bundle / "lock.json", ("runtime", "device")),
+        (bundle / DONE_PATH, ("device",)),
+        (bundle / LOCK, ("runtime", "device")),
     ):
         try:
             value: Any = json.loads(path.read_text(encoding="utf-8"))

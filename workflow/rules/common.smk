@@ -7,6 +7,7 @@ from pathlib import Path
 
 from snakemake.utils import validate
 
+from primus.bundle import layout
 from primus.containers.paths import read_image_id
 from primus.errors import PrimusError, report_error
 from primus.workflow import (
@@ -81,11 +82,11 @@ def runs_dir_of(stamp):
 
 
 def train_done(run):
-    return f"{bundle_dir(run)}/train/DONE"
+    return f"{bundle_dir(run)}/{layout.DONE_PATH}"
 
 
 def verdict_file(run):
-    return f"{bundle_dir(run)}/verify/verdict.json"
+    return f"{bundle_dir(run)}/{layout.VERDICT_PATH}"
 
 
 def every_run(files):
@@ -104,9 +105,7 @@ SWEEP_REPORT = sweep_report_dir(PLAN)
 def sweep_report_files(wc):
     """The sweep report's files; the sweep target without --config sweep=PATH stops with exit code 2."""
     if SWEEP_REPORT is None:
-        error = sweep_needs_a_file()
-        print(f"error: {error.format()}", file=sys.stderr)
-        sys.exit(error.exit_code)
+        sys.exit(report_error(sweep_needs_a_file()))
     return [
         f"{SWEEP_REPORT}/{name}" for name in ("report.md", "report.html", "loss.png")
     ]

@@ -4,9 +4,9 @@ rule train_model:
     input:
         frozen=f"{WORK}/{{bundle_hash}}/frozen",
     output:
-        done=f"{BUNDLE}/train/DONE",
+        done=f"{BUNDLE}/{layout.DONE_PATH}",
     log:
-        f"{BUNDLE}/train/train_model.log",
+        f"{BUNDLE}/{layout.TRAIN_DIR}/{layout.TRAIN_RULE_LOG}",
     conda:
         "../envs/primus.yaml"
     threads: lambda wc: run_of_bundle(wc).resources.cpus_per_task

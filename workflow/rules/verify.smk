@@ -2,26 +2,26 @@
 # HTML page, which names the verdict and inlines the plot, plus the plot and the Markdown report).
 rule verify_run:
     input:
-        done=f"{BUNDLE}/train/DONE",
+        done=f"{BUNDLE}/{layout.DONE_PATH}",
     output:
-        verdict=f"{BUNDLE}/verify/verdict.json",
+        verdict=f"{BUNDLE}/{layout.VERDICT_PATH}",
         report=report(
-            f"{BUNDLE}/verify/report.md",
+            f"{BUNDLE}/{layout.VERIFY_DIR}/{layout.REPORT_MD}",
             caption="../report/verdict.rst",
             category="Verdict",
         ),
         html=report(
-            f"{BUNDLE}/verify/report.html",
+            f"{BUNDLE}/{layout.VERIFY_DIR}/{layout.REPORT_HTML}",
             caption="../report/verdict.rst",
             category="Verdict",
         ),
         plot=report(
-            f"{BUNDLE}/verify/loss.png",
+            f"{BUNDLE}/{layout.VERIFY_DIR}/{layout.LOSS_PLOT}",
             caption="../report/loss.rst",
             category="Verdict",
         ),
     log:
-        f"{BUNDLE}/verify/verify_run.log",
+        f"{BUNDLE}/{layout.VERIFY_DIR}/{layout.VERIFY_RULE_LOG}",
     conda:
         "../envs/primus.yaml"
     params:

@@ -20,6 +20,7 @@ from typing import Any
 
 from primus import world
 from primus.backends.torchtitan.job_toml import PRIMUS_EXTENSION_MODULE
+from primus.bundle.layout import JOB_TOML, TRAIN_DIR
 from primus.errors import BundleError, LaunchError
 
 #: The module ``torchrun`` runs in every worker.
@@ -223,7 +224,7 @@ def _positive_int(text: str, variable: str | None, *, minimum: int) -> int:
 
 def read_job_config(bundle: Path) -> dict[str, Any]:
     """The bundle's ``job_config.toml`` as a dict; ``BundleError`` when it is missing or unreadable."""
-    path = Path(bundle) / "job_config.toml"
+    path = Path(bundle) / JOB_TOML
     try:
         with path.open("rb") as handle:
             return tomllib.load(handle)
@@ -258,7 +259,7 @@ def check_converters(job: Mapping[str, Any], bundle: Path) -> None:
     if TURBO_CONVERTER in converters and importlib.util.find_spec(TURBO_CONVERTER) is None:
         raise LaunchError(
             "model.converters asks for primus_turbo, but the primus_turbo package is not importable here",
-            file=str(Path(bundle) / "job_config.toml"),
+            file=str(Path(bundle) / JOB_TOML),
             key="model.converters",
             value=list(converters),
             hint="Primus-Turbo exists only for ROCm GPUs: train inside the ROCm container, or drop "
@@ -299,7 +300,7 @@ def launch_command(
     if settings.master_addr is not None:
         argv += [f"--master_addr={settings.master_addr}", f"--master_port={settings.master_port}"]
     argv += ["--max_restarts=0", "-m", ENTRY_MODULE]
-    argv += ["--job.config_file", str(bundle / "job_config.toml"), "--job.dump_folder", str(bundle / "train")]
+    argv += ["--job.config_file", str(bundle / JOB_TOML), "--job.dump_folder", str(bundle / TRAIN_DIR)]
     argv += ["--job.custom_config_module", config_extension_module(job)]
     return argv
 

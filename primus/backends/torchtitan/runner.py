@@ -30,15 +30,16 @@ from primus.backends.torchtitan.launch import (
 )
 from primus.backends.torchtitan.metrics_file import read_rows
 from primus.bundle.check import check_bundle
+
+# Names inside ``<bundle>/train/`` (the trainer writes metrics and DONE; this module writes the log).
+from primus.bundle.layout import DONE as DONE_FILE
+from primus.bundle.layout import JOB_TOML, TRAIN_DIR
+from primus.bundle.layout import METRICS as METRICS_FILE
+from primus.bundle.layout import TRAIN_LOG as LOG_FILE
 from primus.errors import LaunchError
 from primus.progress import ProgressView
 from primus.validate.confine import escaping_keys
 
-#: Names inside ``<bundle>/train/`` (the trainer writes metrics and DONE; this module writes the log).
-TRAIN_DIR = "train"
-LOG_FILE = "train.log"
-METRICS_FILE = "metrics.jsonl"
-DONE_FILE = "DONE"
 LOCK_FILE = ".train.lock"
 #: The lock every training worker holds (shared) while it runs; taken in ``entry``.
 WORKER_LOCK = ".worker.lock"
@@ -152,7 +153,7 @@ def _refuse_escaping_paths(job: dict[str, Any], bundle: Path) -> None:
         key, value, reason = escaping[0]
         raise LaunchError(
             f"{value!r} {reason}: training would write outside {bundle / TRAIN_DIR}",
-            file=str(bundle / "job_config.toml"),
+            file=str(bundle / JOB_TOML),
             key=key,
             value=value,
             hint="freeze the experiment again with a relative folder name (validate refuses this value)",
