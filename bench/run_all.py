@@ -4,7 +4,7 @@ Each script measures its own baseline in the same run and prints a Markdown tabl
 them one after another (never in parallel: they would slow each other down) and records the machine and
 its load beside the tables. A script that misses its target exits non-zero; the table still says which row.
 
-    .venv/bin/python bench/run_all.py [--only validate freeze train workflow]
+    .venv/bin/python bench/run_all.py [--only validate hostile freeze train workflow]
 """
 
 from __future__ import annotations
@@ -22,6 +22,10 @@ BENCH = Path(__file__).resolve().parent
 RECORDED = sorted(BENCH.glob("results-gpu-*.md"))
 SUITES = {
     "validate": ("Validation speed (issue: 25+ files in one call under 1 s)", ["bench_validate.py"]),
+    "hostile": (
+        "Worst-case time to answer an input under the size limit (target: each under 2 s)",
+        ["bench_hostile_inputs.py"],
+    ),
     "freeze": (
         "Freezing the seed's qwen3_8B experiment (target under 0.5 s)",
         ["bench_freeze.py", "--header"],

@@ -198,6 +198,11 @@ class NestingTooDeepError(ConfigValueError):
     """Mappings/lists nested deeper than the loader accepts."""
 
 
+class TooManyNodesError(ConfigValueError):
+    """More YAML nodes (keys, values, list items) than any config needs: the size limit is in bytes, the
+    cost of reading is per node, so the node count is bounded too."""
+
+
 class MissingEnvVarError(ConfigKeyError):
     """``${VAR}`` without a default while ``VAR`` is not set; ``variable`` is its name."""
 

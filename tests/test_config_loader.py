@@ -102,7 +102,8 @@ BAD_EXPERIMENTS = [
         (),
         ConfigError,
         "exp.yaml:3: exp_name: '../tiny' cannot be a folder name (runs go to runs/<exp_name>/)\n"
-        "  hint: use letters, digits, '.', '-' and '_' only, not starting with '.'",
+        "  hint: use letters, digits and _ . + = - only (no spaces, quotes or control characters), not "
+        "starting with '.', '-', '+' or '=', at most 200 characters",
     ),
     (
         "no-modules",

@@ -13,7 +13,6 @@ and a freeze may run on another (a compute node), and both must agree on the pat
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -24,10 +23,8 @@ from primus.bundle.layout import BUNDLE_FORMAT, HASH_LENGTH
 from primus.bundle.lock import env_record, package_versions
 from primus.config.explain import resolved_document
 from primus.config.model import ResolvedExperiment
+from primus.config.paths import FOLDER_NAME_HINT, folder_name_problem
 from primus.errors import ConfigValueError
-
-#: What an experiment name must look like to be a folder name under runs/.
-_SAFE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+=-]*$")
 
 
 def canonical_document(resolved: ResolvedExperiment, config: Mapping[str, Any]) -> dict[str, Any]:
@@ -87,7 +84,7 @@ def pinned_versions(resolved: ResolvedExperiment, backend: Backend | None = None
 def experiment_folder_name(resolved: ResolvedExperiment) -> str:
     """``envelope.exp_name`` checked to be one safe folder name (no separators, not hidden)."""
     name = resolved.envelope.get("exp_name")
-    if not isinstance(name, str) or not _SAFE_NAME.match(name):
+    if not isinstance(name, str) or folder_name_problem(name):
         origin = resolved.origin_of("exp_name")
         raise ConfigValueError(
             f"exp_name {name!r} cannot be used as a folder name under the runs directory",
@@ -95,7 +92,7 @@ def experiment_folder_name(resolved: ResolvedExperiment) -> str:
             line=origin.line if origin else None,
             key="exp_name",
             value=name,
-            hint="use letters, digits and _ . + = - only, not starting with a dot or a dash",
+            hint=FOLDER_NAME_HINT,
         )
     return name
 

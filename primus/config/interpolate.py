@@ -10,6 +10,10 @@ Applied to one file at a time, to string values only (never keys), before ``exte
   bool, integer text to int, float text to float; anything else (``null`` included) stays a string. A partial
   substitution (``prefix_${N}``) stays a string.
 - ``$VAR`` without braces is left alone.
+- At most :data:`MAX_PLACEHOLDERS` placeholders per file (real configs hold a handful): the cost of a file is
+  bounded by its size limit, not by how many ``${`` it packs into one value.
+- A malformed placeholder is an error, never literal text: ``${`` without its ``}``, and a placeholder
+  inside a default (``${A:${B}}``), which Primus does not nest.
 """
 
 from __future__ import annotations
@@ -20,6 +24,9 @@ from typing import Any
 
 from primus.config.yaml_io import LineDict, LineList
 from primus.errors import BadPlaceholderError, ConfigErrors, MissingEnvVarError, PrimusError
+
+#: Most ``${...}`` one file may hold.
+MAX_PLACEHOLDERS = 1000
 
 _PLACEHOLDER = re.compile(r"\$\{([^}:]*)(?::([^}]*))?\}")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -33,7 +40,10 @@ def coerce_substitution(text: str) -> bool | int | float | str:
     if lowered in ("true", "false"):
         return lowered == "true"
     if _INT.fullmatch(text):
-        return int(text)
+        try:
+            return int(text)
+        except ValueError:  # over Python's 4300-digit limit: validation refuses it by type
+            return text
     if _FLOAT.fullmatch(text):
         return float(text)
     return text
@@ -46,6 +56,7 @@ class _Substituter:
         self.env = env
         self.consumed = consumed
         self.errors: list[PrimusError] = []
+        self.placeholders = 0
 
     def value(self, value: Any, file: str, line: int, key: str) -> Any:
         if isinstance(value, str):
@@ -67,7 +78,23 @@ class _Substituter:
         return value
 
     def string(self, text: str, file: str, line: int, key: str) -> Any:
+        if self.placeholders > MAX_PLACEHOLDERS:
+            return text  # already reported once for this file
+        self.placeholders += text.count("${")
+        if self.placeholders > MAX_PLACEHOLDERS:
+            self.errors.append(
+                BadPlaceholderError(
+                    f"more than {MAX_PLACEHOLDERS} ${{...}} placeholders in one file",
+                    file=file,
+                    line=line,
+                    key=key or None,
+                    hint="a config needs a few placeholders; generate the values instead of the file",
+                )
+            )
+            return text
         matches = list(_PLACEHOLDER.finditer(text))
+        if self._malformed(text, matches, file, line, key):
+            return text
         if not matches:
             return text
         pieces: list[str] = []
@@ -116,6 +143,33 @@ class _Substituter:
         result = "".join(pieces)
         whole = len(matches) == 1 and matches[0].span() == (0, len(text))
         return coerce_substitution(result) if whole else result
+
+    def _malformed(self, text: str, matches: list[re.Match[str]], file: str, line: int, key: str) -> bool:
+        """Record an error for ``${`` left unclosed or nested in a default; True when there was one."""
+        problem = None
+        for match in matches:
+            if "${" in (match.group(2) or ""):
+                problem = (
+                    f"nested placeholder in '{text[match.start() : match.end() + 1]}': a default cannot "
+                    "hold another ${...}",
+                    "give a plain default, e.g. ${A:fallback}, or set A in the environment",
+                )
+                break
+        else:
+            outside = _PLACEHOLDER.sub("", text)
+            if "${" in outside:
+                start = outside.index("${")
+                problem = (
+                    f"unterminated placeholder '{outside[start : start + 40]}': '${{' without its '}}'",
+                    "close it (${NAME} or ${NAME:default}); a literal '${' cannot appear in a value",
+                )
+        if problem is None:
+            return False
+        message, hint = problem
+        self.errors.append(
+            BadPlaceholderError(message, file=file, line=line, key=key or None, value=text, hint=hint)
+        )
+        return True
 
 
 def _join(prefix: str, key: str) -> str:

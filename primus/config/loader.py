@@ -29,10 +29,12 @@ from primus.config.merge import LayeredConfig, expand_dotted_keys, merge_annotat
 from primus.config.model import ENVELOPE_OPTIONAL, ENVELOPE_REQUIRED, ResolvedExperiment
 from primus.config.overrides import parse_cli_overrides
 from primus.config.paths import (
+    FOLDER_NAME_HINT,
     default_configs_root,
     display_path,
-    list_presets,
+    folder_name_problem,
     list_subfolders,
+    list_yaml_files,
     resolve_preset,
 )
 from primus.config.yaml_io import LineDict, LineList, kind_of, read_yaml_cached, to_plain
@@ -167,6 +169,10 @@ class _Session:
         return merged
 
 
+#: Most entries one ``extends:`` list may name (Primus's presets name one or two).
+MAX_EXTENDS = 64
+
+
 def _extends_entries(document: LineDict) -> list[tuple[str, int]]:
     """``(entry, line)`` for each ``extends:`` entry (a string or a list of strings; null means none)."""
     if "extends" not in document:
@@ -178,6 +184,14 @@ def _extends_entries(document: LineDict) -> list[tuple[str, int]]:
     if isinstance(value, str):
         return [(value, line)]
     if isinstance(value, LineList) and all(isinstance(item, str) for item in value):
+        if len(value) > MAX_EXTENDS:
+            raise ConfigValueError(
+                f"extends lists {len(value)} files; at most {MAX_EXTENDS} are read",
+                file=document.file,
+                line=line,
+                key="extends",
+                hint="a preset extends a few others; merge the rest into fewer files",
+            )
         return list(zip(value, value.item_lines, strict=True))
     raise ConfigTypeError(
         f"extends must be a file name or a list of file names, got a {kind_of(value)}",
@@ -190,8 +204,7 @@ def _extends_entries(document: LineDict) -> list[tuple[str, int]]:
 
 
 def _missing_extends(entry: str, target: Path, file: str, line: int) -> ConfigFileNotFoundError:
-    siblings = [name for name in list_presets(target.parent) if "/" not in name]
-    matches = suggest(target.name, siblings)
+    matches = suggest(target.name, list_yaml_files(target.parent))  # that folder only, never a tree walk
     hint = did_you_mean(matches) if matches else "paths are relative to the declaring file"
     return ConfigFileNotFoundError(
         f"extends target '{entry}' not found (looked for {display_path(target)})",
@@ -249,15 +262,15 @@ def _check_envelope(document: LineDict, file: str) -> list[PrimusError]:
                     hint="quote the value if it is meant to be text",
                 )
             )
-        elif key == "exp_name" and ("/" in value or "\\" in value or value.startswith(".")):
+        elif key == "exp_name" and (problem := folder_name_problem(value)):
             errors.append(
                 ConfigValueError(
-                    f"'{value}' cannot be a folder name (runs go to runs/<exp_name>/)",
+                    f"{value[:60]!r}{'…' if len(value) > 60 else ''} {problem} (runs go to runs/<exp_name>/)",
                     file=origin_file,
                     line=line,
                     key=key,
                     value=value,
-                    hint="use letters, digits, '.', '-' and '_' only, not starting with '.'",
+                    hint=FOLDER_NAME_HINT,
                 )
             )
     if "modules" not in document:

@@ -9,6 +9,7 @@ presets, never read arbitrary files through ``config:``/``model:``. ``extends:``
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
@@ -46,6 +47,26 @@ def default_configs_root(env: Mapping[str, str] | None = None) -> Path:
     return Path(value) if value else PACKAGE_CONFIGS
 
 
+#: What ``exp_name`` must look like to be one folder name on every file system users have (POSIX, NTFS,
+#: SMB, Lustre): no separators, quotes, spaces or control characters, not hidden, not an option.
+_FOLDER_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+=-]*")
+#: Longest accepted name (file systems allow 255 bytes; runs/<exp_name>/<hash> nests a little below it).
+MAX_FOLDER_NAME = 200
+
+
+def folder_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot be a folder name under runs/, or None when it can."""
+    if len(name) > MAX_FOLDER_NAME:
+        return f"is {len(name)} characters long, over the {MAX_FOLDER_NAME} a folder name may have here"
+    if not _FOLDER_NAME.fullmatch(name):
+        return "cannot be a folder name"
+    return None
+
+
+FOLDER_NAME_HINT = "use letters, digits and _ . + = - only (no spaces, quotes or control characters), not "
+FOLDER_NAME_HINT += f"starting with '.', '-', '+' or '=', at most {MAX_FOLDER_NAME} characters"
+
+
 def with_yaml_suffix(name: str) -> str:
     """``name`` with ``.yaml`` appended unless it already ends in ``.yaml``/``.yml``."""
     return name if name.endswith(YAML_SUFFIXES) else name + ".yaml"
@@ -58,6 +79,28 @@ def list_presets(folder: Path) -> list[str]:
     return sorted(
         path.relative_to(folder).as_posix() for path in folder.rglob("*") if path.suffix in YAML_SUFFIXES
     )
+
+
+#: Most folder entries read to suggest a name: a missing absolute path may name a huge folder (NFS, Lustre).
+MAX_SUGGESTION_ENTRIES = 10_000
+
+
+def list_yaml_files(folder: Path) -> list[str]:
+    """Names of the YAML files directly in ``folder`` (not below it), sorted; empty when no such folder.
+
+    Reads at most :data:`MAX_SUGGESTION_ENTRIES` entries, so a suggestion never walks a file system.
+    """
+    names: list[str] = []
+    try:
+        with os.scandir(folder) as entries:
+            for count, entry in enumerate(entries):
+                if count >= MAX_SUGGESTION_ENTRIES:
+                    break
+                if entry.name.endswith(YAML_SUFFIXES):
+                    names.append(entry.name)
+    except OSError:
+        return []
+    return sorted(names)
 
 
 def list_subfolders(folder: Path) -> list[str]:

@@ -12,7 +12,10 @@ that names the file and the line:
   ``!!python/object``, ``!!binary``, ``!!timestamp``, ``!custom`` ... are refused. Unquoted dates stay
   strings (the resolved config must serialise to JSON/TOML unchanged);
 - aliases that would expand the document by more than :data:`MAX_ALIAS_EXPANSION` nodes ("billion laughs")
-  and nesting deeper than :data:`MAX_DEPTH` are refused after parsing, before anything is constructed.
+  and nesting deeper than :data:`MAX_DEPTH` are refused after parsing, before anything is constructed;
+- more than :data:`MAX_NODES` nodes are refused by a streaming count that stops at the limit, before the
+  document is composed (composing costs about 20 µs a node, so a 9 MB flow list of 4 M items would take
+  over a minute): any file under the size limit is answered in well under a second.
 
 YAML 1.1 scalars keep PyYAML's meaning (``yes``/``on`` are booleans) because Primus reads its files with
 PyYAML and the reference configs must resolve exactly as Primus resolves them.
@@ -36,12 +39,14 @@ from yaml.scanner import Scanner
 from primus.errors import (
     AliasBombError,
     ConfigKeyError,
+    ConfigValueError,
     DuplicateKeyError,
     EmptyFileError,
     FileEncodingError,
     FileTooLargeError,
     NestingTooDeepError,
     NotAMappingError,
+    TooManyNodesError,
     UnsafeTagError,
     YamlSyntaxError,
 )
@@ -71,6 +76,9 @@ MAX_FILE_BYTES = 10 * 1024 * 1024
 MAX_ALIAS_EXPANSION = 10_000
 #: Deepest nesting of mappings/lists accepted (real configs stay under 10).
 MAX_DEPTH = 100
+#: Most nodes (scalars, mappings, lists, aliases) one file may hold; Primus's largest config has a few
+#: hundred. Bounds the time to answer any file under MAX_FILE_BYTES (see bench/RESULTS.md).
+MAX_NODES = 20_000
 
 _CORE = "tag:yaml.org,2002:"
 #: Tags a file may carry, explicitly or by implicit resolution.
@@ -174,6 +182,18 @@ class _LineConstructor(SafeConstructor):
             data.append(self.construct_object(child, deep=False))
             data.item_lines.append(child.start_mark.line + 1)
 
+    def construct_checked_int(self, node: ScalarNode) -> int:
+        """PyYAML's int, with Python's 4300-digit conversion limit reported instead of raised."""
+        try:
+            return SafeConstructor.construct_yaml_int(self, node)
+        except ValueError:
+            raise ConfigValueError(
+                f"an integer of {len(node.value)} characters does not fit any machine type",
+                file=self.display_file,
+                line=node.start_mark.line + 1,
+                hint="no training run can use a number this large; check for a typo",
+            ) from None
+
     def construct_value_as_str(self, node: ScalarNode) -> str:
         return str(node.value)  # a lone ``=`` is text in a config, not PyYAML's "value" key
 
@@ -184,6 +204,7 @@ _LineConstructor.yaml_constructors = {
 _LineConstructor.add_constructor(_CORE + "map", _LineConstructor.construct_line_map)
 _LineConstructor.add_constructor(_CORE + "seq", _LineConstructor.construct_line_seq)
 _LineConstructor.add_constructor(_CORE + "value", _LineConstructor.construct_value_as_str)
+_LineConstructor.add_constructor(_CORE + "int", _LineConstructor.construct_checked_int)
 
 
 class _PyLoader(_PyParser, _LineConstructor, _CoreResolver):
@@ -288,6 +309,8 @@ def parse_yaml_text(text: str, file: str) -> Any:
 
     ``file`` is only used in error messages.
     """
+    if len(text) > MAX_NODES:  # every node takes at least one character: shorter texts are within the limit
+        _refuse_too_many_nodes(text, file)
     loader = _Loader(text, file)
     try:
         try:
@@ -305,6 +328,31 @@ def parse_yaml_text(text: str, file: str) -> Any:
             raise _syntax_error(error, file) from None
     finally:
         loader.dispose()
+
+
+_NODE_EVENTS = (yaml.ScalarEvent, yaml.MappingStartEvent, yaml.SequenceStartEvent, yaml.AliasEvent)
+
+
+def _refuse_too_many_nodes(text: str, file: str) -> None:
+    """Count nodes from the parser's event stream, stopping at :data:`MAX_NODES` + 1 (cost bounded by it)."""
+    parser = CParser(text) if CParser is not None else _PyParser(text)
+    count = 0
+    try:
+        while (event := parser.get_event()) is not None and not isinstance(event, yaml.StreamEndEvent):
+            if isinstance(event, _NODE_EVENTS):
+                count += 1
+                if count > MAX_NODES:
+                    raise TooManyNodesError(
+                        f"more than {MAX_NODES:,} YAML nodes (keys, values and list items); "
+                        "no experiment config needs that many",
+                        file=file,
+                        line=event.start_mark.line + 1,
+                        hint="is this really a config file? Data belongs in files the config names by path",
+                    )
+    except yaml.YAMLError as error:
+        raise _syntax_error(error, file) from None
+    finally:
+        parser.dispose()
 
 
 def decode_config_bytes(data: bytes, file: str) -> str:

@@ -10,6 +10,7 @@ Each check mirrors a TorchTitan 0.2.2 assertion that would otherwise fire only a
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
@@ -140,12 +141,26 @@ def _unknown(what: str, name: str, choices: Any, context: str = "") -> str:
     return f"Unknown {what} '{name}'{context}." + (f" Did you mean: '{close}'?" if close else "")
 
 
+#: Unknown converters reported one by one (with a suggestion each) up to this many; beyond, one message.
+_MAX_NAMED_UNKNOWN = 5
+
+
 def check_converters(values: Values, report: Report, flavor: schema.Flavor | None) -> None:
     got = values.all("model.converters")
     if got is None:
         return
     (names,) = got
     valid = schema.converters()
+    unknown = [name for name in names if name not in valid]
+    if len(unknown) > _MAX_NAMED_UNKNOWN:  # a generated list: one message, not thousands of suggestions
+        report.add(
+            ConfigKeyError,
+            "model.converters",
+            f"{len(unknown)} unknown converters: {', '.join(map(repr, unknown[:_MAX_NAMED_UNKNOWN]))} ...",
+            value=names,
+            hint=f"valid converters: {', '.join(valid)}",
+        )
+        return
     for name in names:
         if name not in valid:
             report.add(
@@ -163,7 +178,7 @@ def check_converters(values: Values, report: Report, flavor: schema.Flavor | Non
                 value=names,
                 hint=f"remove '{name}' or choose an MoE flavor",
             )
-    duplicates = sorted({name for name in names if names.count(name) > 1})
+    duplicates = sorted(name for name, count in Counter(names).items() if count > 1)
     if duplicates:
         report.add(
             ConfigValueError,

@@ -11,6 +11,9 @@ The rules, and why:
 - ``None`` only from YAML null. The *string* "null" is a string, not None (Primus turned it into None).
 - ``list[str]``: a list, or a comma-separated string (the command-line form TorchTitan documents).
 - ``Literal``: one of the listed choices, exactly.
+- Numbers must fit the machine types TorchTitan hands them to: ints within int64, floats finite (YAML's
+  ``.nan``/``.inf`` and ``1e400`` are refused), and numeric text in ASCII digits only (Python's ``int()``
+  and ``float()`` would read an Arabic-Indic five as 5).
 - Unions are tried member by member, first without any conversion, then with, so ``list[str] | str``
   keeps a string a string and ``float | int`` keeps an int an int.
 """
@@ -23,7 +26,11 @@ from typing import Any
 
 from primus.errors import MismatchError
 
-_INT_TEXT = re.compile(r"[+-]?\d+")
+_INT_TEXT = re.compile(r"[+-]?[0-9]+")
+#: What TorchTitan's int fields end up as (torch tensors, range(), C++ counters): int64.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+#: Longer numeric text is refused before it is converted (Python refuses int() of over 4300 digits).
+_MAX_NUMBER_TEXT = 400
 _NULL_LOOKALIKES = frozenset({"null", "none", "~", "nil"})
 
 
@@ -98,15 +105,20 @@ def _convert(value: Any, spec: dict[str, Any], *, strict: bool) -> Any:
         raise _expected(spec, value)
     if kind == "int":
         if isinstance(value, int) and not isinstance(value, bool):
-            return value
+            return _int64(value)
         if not strict and isinstance(value, str) and _INT_TEXT.fullmatch(value.strip()):
-            return int(value)
+            if len(value.strip()) > _MAX_NUMBER_TEXT:
+                raise _out_of_int64(value.strip())
+            return _int64(int(value))
         raise _expected(spec, value)
     if kind == "float":
         if isinstance(value, float):
-            return value
+            return _finite(value, value)
         if not strict and isinstance(value, int) and not isinstance(value, bool):
-            return float(value)
+            try:
+                return _finite(float(value), value)
+            except OverflowError:
+                raise _not_finite(value) from None
         if not strict and isinstance(value, str):
             return _float_from_text(value, spec)
         raise _expected(spec, value)
@@ -148,14 +160,56 @@ def _convert(value: Any, spec: dict[str, Any], *, strict: bool) -> Any:
     raise MismatchError(f"unsupported type spec {kind!r}")  # only reachable with a corrupt snapshot
 
 
+def _int64(number: int) -> int:
+    if not INT64_MIN <= number <= INT64_MAX:
+        raise _out_of_int64(number)
+    return number
+
+
+def _number_text(value: Any) -> str:
+    """``str(value)``, also for an int beyond Python's 4300-digit conversion limit."""
+    try:
+        return str(value)
+    except ValueError:
+        return f"an integer of about {int(abs(value).bit_length() * 0.30103)} digits"
+
+
+def _out_of_int64(value: Any) -> MismatchError:
+    text = _number_text(value)
+    shown = text if len(text) <= 30 else f"{text[:12]}…{text[-6:]} ({len(text.lstrip('+-'))} digits)"
+    return MismatchError(
+        f"{shown} does not fit a 64-bit integer (at most {INT64_MAX})",
+        hint="no training run can use a number this large; check for a typo",
+        wrong_value=True,
+    )
+
+
+def _finite(number: float, shown: Any) -> float:
+    if math.isnan(number) or math.isinf(number):
+        raise _not_finite(shown)
+    return number
+
+
+def _not_finite(value: Any) -> MismatchError:
+    if isinstance(value, int) and len(number := _number_text(value)) > 30:
+        text = f"an integer of {len(number.lstrip('-'))} digits"
+    else:
+        text = describe(value)
+    return MismatchError(
+        f"expected a finite float, got {text}",
+        hint="NaN and infinity (and numbers beyond 1.8e308) cannot train; write the number you mean",
+        wrong_value=True,
+    )
+
+
 def _float_from_text(text: str, spec: dict[str, Any]) -> float:
+    if not text.isascii() or len(text) > _MAX_NUMBER_TEXT:
+        raise _expected(spec, text)
     try:
         number = float(text)
     except ValueError:
         raise _expected(spec, text) from None
-    if math.isnan(number) or math.isinf(number):
-        raise MismatchError(f"expected a finite float, got {describe(text)}", wrong_value=True)
-    return number
+    return _finite(number, text)
 
 
 def _item(item: Any, index: int, spec: dict[str, Any]) -> Any:

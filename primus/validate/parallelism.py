@@ -68,8 +68,7 @@ def check_parallelism(
         report.add(
             ConfigValueError,
             key_of["ep"],
-            f"expert_parallel_degree({ep}) needs experts, but {flavor.label} "
-            "is not an MoE model",
+            f"expert_parallel_degree({ep}) needs experts, but {flavor.label} is not an MoE model",
             value=ep,
             hint="set parallelism.expert_parallel_degree to 1 or choose an MoE flavor",
         )
