@@ -12,12 +12,14 @@ CORES   ?= 2
 SMK      = $(BIN)/snakemake --cores $(CORES)
 CONTAINER_VARIANT ?=
 # Snakemake's --config takes every key=value after one flag: build that one flag from what is set.
+SWEEP   ?=
 SMKVARS  = $(if $(filter default,$(EXP)),,exp=$(EXP)) $(if $(PLATFORM),platform=$(PLATFORM)) \
+           $(if $(SWEEP),sweep=$(SWEEP)) \
            $(if $(CONTAINER_VARIANT),container_variant=$(CONTAINER_VARIANT))
 SMKCFG   = $(if $(strip $(SMKVARS)),--config $(strip $(SMKVARS)))
 STAMP   := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
 
-.PHONY: setup validate resolve container train verify report test bench lint format clean
+.PHONY: setup validate resolve container train sweep verify report test bench lint format clean
 
 setup: $(STAMP)
 
@@ -41,11 +43,15 @@ container: setup     ## build the training image (CONTAINER_VARIANT=cpu for the 
 train: setup         ## validate -> freeze -> train -> verify (the embedded CPU default unless EXP=...)
 	$(SMK) train $(SMKCFG)
 
+sweep: setup         ## every point of SWEEP=PATH through its own chain (CORES=N side by side), then the report
+	$(if $(SWEEP),,$(error make sweep needs SWEEP=PATH, e.g. SWEEP=examples/sweeps/llama3_debugmodel-lr.yaml))
+	$(SMK) sweep --keep-going $(SMKCFG)
+
 verify: setup
 	$(SMK) verify $(SMKCFG)
 
-report: setup        ## HTML report with the verdict and loss plot
-	$(SMK) train $(SMKCFG) --report report.html
+report: setup        ## HTML report with the verdict and loss plot (with SWEEP=PATH: the sweep report too)
+	$(SMK) $(if $(SWEEP),sweep,train) $(SMKCFG) --report report.html
 
 test: setup
 	$(BIN)/pytest -q

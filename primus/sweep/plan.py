@@ -124,7 +124,8 @@ def _check_base(spec: SweepSpec, overrides: Sequence[str], configs_root: Path | 
             file=spec.file,
             line=spec.base_line,
             key="base",
-            hint="fix the experiment (or the sweep's overrides:) first; `primus-cli validate EXPERIMENT` shows the same",
+            hint="fix the experiment (or the sweep's overrides:) first; "
+            "`primus-cli validate EXPERIMENT` shows the same",
         )
         by_key = {s.key: s for s in spec.overrides}
         rest = [
@@ -164,8 +165,8 @@ def _named(problem: PrimusError, names: list[str]) -> PrimusError:
     if len(names) == 1:
         who = f"point '{names[0]}'"
     else:
-        shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
-        who = f"points {shown}"
+        shown = ", ".join(f"'{name}'" for name in names[:3])
+        who = f"points {shown}" + (f" and {len(names) - 3} more" if len(names) > 3 else "")
     named.message = f"{who}: {problem.message}"
     return named
 

@@ -100,12 +100,27 @@ def _verdict(bundle: Path) -> tuple[str, str]:
         failed = [c.get("name", "?") for c in verdict.get("checks", []) if c.get("status") == "fail"]
         return "FAIL", "failed checks: " + ", ".join(failed)
     if (bundle / layout.DONE_PATH).is_file():
-        return "FAIL", f"verification failed: see {bundle / 'verify' / 'verify_run.log'}"
+        return _judged(bundle)
     if (bundle / layout.TRAIN_DIR).is_dir():
-        return "FAIL", f"training failed or stopped: see {bundle / 'train' / 'train_model.log'}"
+        return "FAIL", f"training failed or stopped: see {bundle / layout.TRAIN_DIR / layout.TRAIN_RULE_LOG}"
     if (bundle / layout.MANIFEST).is_file():
         return "not trained", "frozen, not trained yet"
     return "not run", "not frozen yet"
+
+
+def _judged(bundle: Path) -> tuple[str, str]:
+    """A trained point without a verdict file: Snakemake removes verify/ when the check fails, so the
+    checks run again here, in memory (nothing is written into the bundle)."""
+    from primus.errors import PrimusError
+    from primus.verify import judge
+
+    try:
+        verdict = judge(bundle)
+    except PrimusError as error:
+        return "FAIL", f"cannot be verified: {error.message}"
+    if verdict.passed:
+        return "not verified", "passes its checks; the verify stage has not run"
+    return "FAIL", "failed checks: " + ", ".join(check.name for check in verdict.failed)
 
 
 def best_point(results: list[PointResult], metric: str) -> PointResult | None:

@@ -161,7 +161,7 @@ def read_sweep(path: str | Path, *, platform: str = "MI300X", root: Path = Path(
     overrides = reader.settings_of("overrides")
     grid = reader.axes("grid")
     zipped = reader.axes("zip")
-    reader.check_zip_lengths(zipped)
+    zip_ok = reader.check_zip_lengths(zipped)
     reader.check_repeated_keys(overrides, grid, zipped)
     named = reader.named_points()
     metric = reader.metric()
@@ -176,9 +176,11 @@ def read_sweep(path: str | Path, *, platform: str = "MI300X", root: Path = Path(
             line=document.line_of("max_points") if "max_points" in document else 1,
             hint=f"shrink an axis, or raise the limit in the sweep file: max_points: {count}",
         )
+    points: list[Point] = []
+    if zip_ok and (max_points is None or count <= max_points):
+        points = [*_product_points(grid, zipped), *named] if (grid or zipped or not named) else named
+        reader.problems += _repeated_names(shown, points)
     reader.raise_problems()
-    points = [*_product_points(shown, grid, zipped), *named] if (grid or zipped or not named) else named
-    _check_names(shown, points)
     name = _sweep_name(shown, document, path)
     return SweepSpec(
         path=path,
@@ -214,7 +216,7 @@ def _named_keys(points: list[Point]) -> list[str]:
 AxisValues = tuple[str, list[Setting]]
 
 
-def _product_points(file: str, grid: list[AxisValues], zipped: list[AxisValues]) -> Iterator[Point]:
+def _product_points(grid: list[AxisValues], zipped: list[AxisValues]) -> Iterator[Point]:
     """Every combination: the grid's product, the zip lists as one more axis taken together."""
     axes: list[list[tuple[Setting, ...]]] = [[(s,) for s in values] for _, values in grid]
     if zipped:
@@ -236,7 +238,7 @@ def _short_names(keys: list[str]) -> dict[str, str]:
     return {key: (tail if last.count(tail) == 1 else key) for key, tail in zip(keys, last, strict=True)}
 
 
-def _check_names(file: str, points: list[Point]) -> None:
+def _repeated_names(file: str, points: list[Point]) -> list[PrimusError]:
     seen: dict[str, Point] = {}
     problems: list[PrimusError] = []
     for point in points:
@@ -255,8 +257,7 @@ def _check_names(file: str, points: list[Point]) -> None:
             )
         else:
             seen[point.name] = point
-    if problems:
-        raise ConfigErrors(problems)
+    return problems
 
 
 class _Reader:
@@ -420,17 +421,19 @@ class _Reader:
             found.append((key, settings))
         return found
 
-    def check_zip_lengths(self, zipped: list[AxisValues]) -> None:
+    def check_zip_lengths(self, zipped: list[AxisValues]) -> bool:
+        """True when every zip: list has the same length (else a problem is recorded)."""
         lengths = {len(values) for _, values in zipped}
         if len(lengths) > 1:
             detail = ", ".join(f"{key} has {len(values)} (line {values[0].line})" for key, values in zipped)
             self.problem(
                 ConfigValueError,
-                f"zip: lists must have equal length: {detail}",
+                f"lists must have equal length: {detail}",
                 line=self.document.line_of("zip"),
                 key="zip",
                 hint="zip: takes the i-th value of every list together; use grid: for every combination",
             )
+        return len(lengths) <= 1
 
     def check_repeated_keys(self, overrides: list[Setting], *sections: list[AxisValues]) -> None:
         first: dict[str, tuple[str, int]] = {s.key: ("overrides", s.line) for s in overrides}

@@ -44,6 +44,7 @@ __all__ = [
     "OUTPUT_FILES",
     "Check",
     "Verdict",
+    "judge",
     "read_verdict",
     "snakemake_report_files",
     "verify",
@@ -65,25 +66,7 @@ def verify(bundle: Path, *, against: Path | None = None, tolerance: float | None
     nor when a check raises.
     """
     bundle = Path(bundle)
-    _check_tolerance(tolerance, against)
-    settings, log = _read_run(bundle)
-    results = [
-        checks.steps_completed(settings, log),
-        checks.loss_finite(log),
-        checks.loss_decreased(log),
-        checks.throughput_recorded(log),
-        checkpoint_loads(bundle, settings),
-    ]
-    other_log, other_name = None, ""
-    if against is not None:
-        against = Path(against)
-        other_settings, other_log = _read_run(against)
-        other_name = str(against)
-        if tolerance is None:
-            tolerance = default_tolerance(settings, other_settings)
-        results.append(compare_losses(log, other_log, tolerance=tolerance, other_name=other_name))
-    verdict = Verdict(tuple(results), _summary(settings, log, against, tolerance))
-
+    verdict, log, other_log = _judge(bundle, against=against, tolerance=tolerance)
     title = _title(bundle)
     png = render_loss_plot(
         log,
@@ -103,6 +86,36 @@ def verify(bundle: Path, *, against: Path | None = None, tolerance: float | None
         seal=layout.VERDICT,
     )
     return verdict
+
+
+def judge(bundle: Path, *, against: Path | None = None, tolerance: float | None = None) -> Verdict:
+    """The verdict ``verify`` would write, computed without writing anything (the sweep report uses it
+    for a point whose verify/ Snakemake removed after the check failed)."""
+    return _judge(Path(bundle), against=against, tolerance=tolerance)[0]
+
+
+def _judge(
+    bundle: Path, *, against: Path | None, tolerance: float | None
+) -> tuple[Verdict, MetricsLog, MetricsLog | None]:
+    """Every check of ``bundle``: the verdict, its metrics and the compared run's metrics (or None)."""
+    _check_tolerance(tolerance, against)
+    settings, log = _read_run(bundle)
+    results = [
+        checks.steps_completed(settings, log),
+        checks.loss_finite(log),
+        checks.loss_decreased(log),
+        checks.throughput_recorded(log),
+        checkpoint_loads(bundle, settings),
+    ]
+    other_log, other_name = None, ""
+    if against is not None:
+        against = Path(against)
+        other_settings, other_log = _read_run(against)
+        other_name = str(against)
+        if tolerance is None:
+            tolerance = default_tolerance(settings, other_settings)
+        results.append(compare_losses(log, other_log, tolerance=tolerance, other_name=other_name))
+    return Verdict(tuple(results), _summary(settings, log, against, tolerance)), log, other_log
 
 
 def verify_or_raise(bundle: Path, *, against: Path | None = None, tolerance: float | None = None) -> Verdict:
