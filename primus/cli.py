@@ -318,6 +318,13 @@ def _diff_json(difference) -> dict[str, Any]:
 
 def cmd_train(args: argparse.Namespace) -> int:
     """Train from a frozen bundle, or load+validate+freeze CONFIG first and then train."""
+    if args.nproc_per_node is not None:
+        if args.nproc_per_node < 1:
+            raise PrimusError(
+                f"--nproc-per-node must be at least 1, got {args.nproc_per_node}",
+                hint="give the number of training processes on this node, e.g. --nproc-per-node 2",
+            )
+        os.environ["NPROC_PER_NODE"] = str(args.nproc_per_node)  # validation and the launcher read it
     if bool(args.bundle) == bool(args.config):
         raise PrimusError(
             "give either --bundle DIR or a CONFIG file", hint="primus-cli train --bundle runs/EXP/HASH"
@@ -735,6 +742,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--runs-dir", help=f"where bundles go (default $PRIMUS_RUNS_DIR or ./{DEFAULT_RUNS_DIR})"
     )
     command.add_argument("--image-id-file", help="image ID recorded by `primus-cli container build`")
+    command.add_argument(
+        "--nproc-per-node",
+        type=int,
+        metavar="N",
+        help="processes on this node (sets NPROC_PER_NODE; default: every local GPU, or 1 on a CPU host)",
+    )
     command.add_argument(
         "--runtime",
         choices=("host", "container"),

@@ -52,6 +52,15 @@ def test_same_seed_gives_the_same_stream_and_other_seeds_or_ranks_do_not():
     assert not torch.equal(reference[0][1], take(loader(dp_rank=1, dp_world_size=2), 1)[0][1])
 
 
+def test_a_global_batch_is_the_same_samples_however_many_data_parallel_ranks_share_it():
+    whole = take(loader(batch_size=4), 3)
+    halves = [take(loader(batch_size=2, dp_rank=rank, dp_world_size=2), 3) for rank in (0, 1)]
+    quarters = [take(loader(batch_size=1, dp_rank=rank, dp_world_size=4), 3) for rank in range(4)]
+    for step in range(3):
+        assert torch.equal(whole[step][1], torch.cat([half[step][1] for half in halves]))
+        assert torch.equal(whole[step][1], torch.cat([quarter[step][1] for quarter in quarters]))
+
+
 def test_no_seed_is_still_reproducible():
     assert torch.equal(take(loader(seed=None), 1)[0][1], take(loader(seed=None), 1)[0][1])
 

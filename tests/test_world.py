@@ -17,6 +17,8 @@ SLURM_JOB = {"SLURM_JOB_ID": "7", "SLURM_JOB_NODELIST": "node[1-2]"}
         ({"WORLD_SIZE": "8", "NNODES": "2", "GPUS_PER_NODE": "8"}, 8, "WORLD_SIZE=8"),
         ({"NNODES": "2", "GPUS_PER_NODE": "4"}, 8, "NNODES(2) * GPUS_PER_NODE(4)"),
         ({"NNODES": "2"}, None, ""),  # processes per node unstated: the host decides at launch
+        ({"NPROC_PER_NODE": "2"}, 2, "one node(1) * NPROC_PER_NODE(2)"),  # one node, as the launcher
+        ({"NPROC_PER_NODE": "2", "GPUS_PER_NODE": "8", "NNODES": "2"}, 4, "NNODES(2) * NPROC_PER_NODE(2)"),
         (
             {**SLURM_JOB, "SLURM_NNODES": "2", "SLURM_GPUS_PER_NODE": "mi300x:8"},
             16,
@@ -25,7 +27,17 @@ SLURM_JOB = {"SLURM_JOB_ID": "7", "SLURM_JOB_NODELIST": "node[1-2]"}
         ({**SLURM_JOB, "SLURM_NNODES": "2", "GPUS_PER_NODE": "4"}, 8, "SLURM_NNODES(2) * GPUS_PER_NODE(4)"),
         ({"SLURM_NNODES": "2", "SLURM_GPUS_ON_NODE": "8"}, None, ""),  # not inside a job: SLURM's are stale
     ],
-    ids=["unstated", "world-size-wins", "primus-names", "nodes-only", "slurm", "mixed", "outside-slurm"],
+    ids=[
+        "unstated",
+        "world-size-wins",
+        "primus-names",
+        "nodes-only",
+        "nproc-one-node",
+        "nproc-wins",
+        "slurm",
+        "mixed",
+        "outside-slurm",
+    ],
 )
 def test_stated_world_size(env, world, source):
     assert stated_world_size(env)[:2] == (world, source)

@@ -90,6 +90,33 @@ def _get(config: dict[str, Any], dotted_key: str) -> Any:
     return node
 
 
+#: Model families whose tensor parallelism cannot run on a CPU-only host with TorchTitan 0.2.2, and why.
+#: Measured with 2 gloo processes: qwen3 keeps q/k/v as DTensors for its qk-norm
+#: (``use_local_output=False``), and torch has no DTensor sharding rule for the CPU SDPA kernel; llama3's
+#: attention gets local tensors and trains with TP 2 on CPU.
+CPU_TENSOR_PARALLEL_UNSUPPORTED = {
+    "qwen3": "torch has no DTensor sharding strategy for aten._scaled_dot_product_flash_attention_for_cpu, "
+    "which qwen3's tensor-parallel attention (q/k/v kept as DTensors for qk-norm) needs",
+}
+
+
+CPU_PARALLELISM_HINT = (
+    "use data parallelism on CPU (data_parallel_shard_degree or data_parallel_replicate_degree), "
+    "or train on a GPU host"
+)
+
+
+def cpu_tensor_parallel_problem(family: str, tensor_parallel_degree: int) -> str | None:
+    """Why ``family`` cannot train with this TP degree on a CPU-only host, or None when it can."""
+    reason = CPU_TENSOR_PARALLEL_UNSUPPORTED.get(family)
+    if tensor_parallel_degree > 1 and reason:
+        return (
+            f"tensor_parallel_degree {tensor_parallel_degree} cannot train {family} on a host without "
+            f"accelerators: {reason}"
+        )
+    return None
+
+
 def _gib(n_bytes: float) -> str:
     return f"{n_bytes / 2**30:.1f} GiB"
 
@@ -140,6 +167,16 @@ def preflight(
         _check_assets(config, env, base_dir, fail)
 
     host = host or Host.detect(env)
+    if host.accelerator is None:
+        tp = _get(config, "parallelism.tensor_parallel_degree")
+        problem = cpu_tensor_parallel_problem(_get(config, "model.name"), tp)
+        if problem:
+            fail(
+                "parallelism.tensor_parallel_degree",
+                problem,
+                tp,
+                CPU_PARALLELISM_HINT,
+            )
     if host.accelerator is None and host.memory_bytes:
         flavor = schema.effective_flavor(config)
         if flavor is not None:

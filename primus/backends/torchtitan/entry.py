@@ -1,7 +1,8 @@
 """The module ``torchrun`` starts in every worker: ``python -m primus.backends.torchtitan.entry --job...``.
 
 Order matters: on a host without an accelerator the CPU patches go in before TorchTitan's trainer is
-imported (TorchTitan picks its device at import time); on a CUDA or ROCm host nothing is patched. Then
+imported (TorchTitan picks its device at import time); on a CUDA or ROCm host nothing is patched. The
+tie-aware FSDP wrapping (``weight_tying``) goes in on every host. Then
 TorchTitan's own ``torchtitan.train.main`` runs with ``PrimusTrainer`` on the arguments it was given.
 A ``PrimusError`` ends the worker with its one-line message and exit code, not a traceback.
 """
@@ -99,6 +100,9 @@ def main() -> int:
     if cpu:
         cpu_runtime.apply_cpu_patches()
     quiet.install(_job_file(argv), cpu=cpu)
+    from primus.backends.torchtitan import weight_tying
+
+    weight_tying.install()  # Qwen3's tied embedding/output under FSDP2
     if _wants_converter(argv, "primus_turbo"):
         try:
             from primus.backends.torchtitan import turbo

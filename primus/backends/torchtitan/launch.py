@@ -3,7 +3,10 @@
 Launch settings follow Primus: ``NNODES``, ``NODE_RANK``, ``MASTER_ADDR``, ``MASTER_PORT`` and
 ``GPUS_PER_NODE`` from the environment win; inside a SLURM allocation the missing ones are derived from
 ``SLURM_*``; outside one the default is a single node with every local accelerator, or one process on a
-host without accelerators. A multi-node launch never rendezvouses on ``localhost``.
+host without accelerators. ``NPROC_PER_NODE`` (torchrun's name) sets the processes per node on any host
+and wins over ``GPUS_PER_NODE``: on a CPU host it is how several processes train (gloo). A multi-node
+launch never rendezvouses on ``localhost``, and the world size (nodes x processes per node) must match
+the bundle's parallelism degrees before torchrun starts (``check_layout``).
 """
 
 from __future__ import annotations
@@ -154,7 +157,7 @@ def launch_settings(env: Mapping[str, str], *, local_accelerators: int | None = 
             hint=f"node ranks run from 0 to {nnodes - 1}",
         )
 
-    gpus_text = pick("nproc_per_node", world.GPUS_PER_NODE)
+    gpus_text = pick("nproc_per_node", world.PROCS_PER_NODE)
     if gpus_text:
         nproc = _positive_int(world.count_text(gpus_text), sources["nproc_per_node"], minimum=1)
     else:
@@ -222,6 +225,50 @@ def _positive_int(text: str, variable: str | None, *, minimum: int) -> int:
     return number
 
 
+def check_layout(job: Mapping[str, Any], settings: LaunchSettings, bundle: Path | None = None) -> None:
+    """``LaunchError`` when nodes x processes per node cannot hold the bundle's parallelism degrees.
+
+    Mirrors TorchTitan's ``ParallelDims`` rule (the product of the degrees equals the world size; one
+    ``data_parallel_shard_degree`` of -1 takes the leftover ranks) so the mismatch is reported before any
+    process starts, naming every number and where it came from.
+    """
+    from primus.validate import schema
+    from primus.validate.parallelism import DEGREES
+
+    parallelism = job.get("parallelism", {}) or {}
+    degrees = {
+        short: int(parallelism.get(key.partition(".")[2], schema.default_of(key)))
+        for key, short in DEGREES
+        if short not in ("ep", "etp")  # expert degrees reuse the ranks of the others
+    }
+    world = settings.nnodes * settings.nproc_per_node
+    where = (
+        f"{settings.nnodes} node(s) [{settings.sources.get('nnodes')}] x {settings.nproc_per_node} "
+        f"process(es) per node [{settings.sources.get('nproc_per_node')}] = world size {world}"
+    )
+    fixed = 1
+    for short, degree in degrees.items():
+        if short != "dp_shard" or degree != -1:
+            fixed *= degree
+    product = " * ".join(f"{short}({degree})" for short, degree in degrees.items())
+    if degrees["dp_shard"] == -1:
+        if world % fixed == 0:
+            return
+        message = f"{product} needs a world size that {fixed} divides, but {where}"
+    elif fixed == world:
+        return
+    else:
+        message = f"{product} = {fixed} ranks, but {where}"
+    raise LaunchError(
+        message,
+        file=str(Path(bundle) / "job_config.toml") if bundle is not None else None,
+        key="parallelism",
+        hint="launch nodes x processes per node = the product of the degrees (NPROC_PER_NODE / "
+        "GPUS_PER_NODE per node, NNODES or slurm.nodes nodes), or change the degrees "
+        "(data_parallel_shard_degree -1 takes the leftover ranks)",
+    )
+
+
 def read_job_config(bundle: Path) -> dict[str, Any]:
     """The bundle's ``job_config.toml`` as a dict; ``BundleError`` when it is missing or unreadable."""
     path = Path(bundle) / JOB_TOML
@@ -251,6 +298,24 @@ def config_extension_module(job: Mapping[str, Any]) -> str:
         "custom_args_module"
     )
     return module or PRIMUS_EXTENSION_MODULE
+
+
+def check_cpu_layout(job: Mapping[str, Any], bundle: Path, env: Mapping[str, str]) -> None:
+    """Fail before launch when this CPU-only host cannot run the bundle's tensor parallelism."""
+    from primus.validate.machine import CPU_PARALLELISM_HINT, cpu_tensor_parallel_problem
+
+    if local_accelerator_count(env):
+        return
+    tp = int(job.get("parallelism", {}).get("tensor_parallel_degree", 1) or 1)
+    problem = cpu_tensor_parallel_problem(str(job.get("model", {}).get("name", "")), tp)
+    if problem:
+        raise LaunchError(
+            problem,
+            file=str(Path(bundle) / "job_config.toml"),
+            key="parallelism.tensor_parallel_degree",
+            value=tp,
+            hint=CPU_PARALLELISM_HINT,
+        )
 
 
 def check_converters(job: Mapping[str, Any], bundle: Path) -> None:
@@ -287,7 +352,9 @@ def launch_command(
     job = read_job_config(bundle) if job_config is None else job_config
     if check_host:
         check_converters(job, bundle)
+        check_cpu_layout(job, bundle, env)
     settings = launch_settings(env)
+    check_layout(job, settings, bundle)
     torchrun = Path(sys.executable).with_name("torchrun")
     argv = [str(torchrun)] if torchrun.exists() else [sys.executable, "-m", "torch.distributed.run"]
     if settings.master_addr is None:

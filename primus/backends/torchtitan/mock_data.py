@@ -1,8 +1,11 @@
 """Synthetic token batches for ``training.mock_data: true`` (no tokenizer, no dataset, no download).
 
-Each batch is a pure function of (seed, data-parallel rank, batch index), so a run resumed from a
-checkpoint sees exactly the batches an uninterrupted run would have seen; the loader's state is one
-integer. Tokens follow the model's vocabulary size and ``training.seq_len``. They are drawn from a fixed
+Each sample is a pure function of (seed, global sample number): global batch ``i`` is the samples
+``i * G .. i * G + G - 1`` (``G`` = local batch x data-parallel ranks), and data-parallel rank ``r`` takes
+its ``r``-th slice of them. So a run resumed from a checkpoint sees exactly the batches an uninterrupted run
+would have seen (the loader's state is one integer), and the same global batch split over 1, 2 or more
+data-parallel ranks is the same set of samples: the layouts train the same model on the same data.
+Tokens follow the model's vocabulary size and ``training.seq_len``. They are drawn from a fixed
 Zipf-like distribution over a seeded permutation of the vocabulary, so the loss falls measurably as the
 model learns it (uniform tokens would leave nothing to learn). Generating a batch is one vectorised
 ``searchsorted`` over uniform samples: microseconds, far below a training step.
@@ -24,9 +27,9 @@ DEFAULT_SEED = 0
 _MIX_A, _MIX_B, _MIX_C = 0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB
 
 
-def _batch_seed(seed: int, dp_rank: int, index: int) -> int:
-    # SplitMix-style mixing: neighbouring (rank, index) pairs give unrelated generator seeds.
-    value = (seed * _MIX_A + dp_rank * _MIX_B + index * _MIX_C) & 0xFFFFFFFFFFFFFFFF
+def _sample_seed(seed: int, sample: int) -> int:
+    # SplitMix-style mixing: neighbouring sample numbers give unrelated generator seeds.
+    value = (seed * _MIX_A + sample * _MIX_C + _MIX_B) & 0xFFFFFFFFFFFFFFFF
     value ^= value >> 31
     return value & 0x7FFFFFFFFFFFFFFF
 
@@ -71,8 +74,17 @@ class MockTokenDataLoader(BaseDataLoader):
 
     def batch(self, index: int) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         """Batch number ``index`` of this rank (the same every time it is asked for)."""
-        generator = torch.Generator().manual_seed(_batch_seed(self.seed, self.dp_rank, index))
-        uniform = torch.rand(self.batch_size, self.seq_len + 1, generator=generator, dtype=torch.float64)
+        first = (index * self.dp_world_size + self.dp_rank) * self.batch_size
+        uniform = torch.stack(
+            [
+                torch.rand(
+                    self.seq_len + 1,
+                    generator=torch.Generator().manual_seed(_sample_seed(self.seed, sample)),
+                    dtype=torch.float64,
+                )
+                for sample in range(first, first + self.batch_size)
+            ]
+        )
         ranks = torch.searchsorted(self._cdf, uniform).clamp_(max=self.vocab_size - 1)
         tokens = self._token_of_rank[ranks]
         return {"input": tokens[:, :-1]}, tokens[:, 1:]

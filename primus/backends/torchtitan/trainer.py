@@ -6,7 +6,8 @@ What changes, and where:
   ``build_tokenizer_fn`` swapped for mock data when ``training.mock_data`` is true, and a metrics
   processor builder that adds a ``metrics.jsonl`` logger on the rank holding the loss (rank 0 unless
   pipeline parallelism puts it on the last stage; TorchTitan's registry gives a
-  registered spec priority over the built-in one of the same name);
+  registered spec priority over the built-in one of the same name), and a ``parallelize_fn`` that makes
+  multi-process CPU runs work and start from the one-process weights (``parallelize.fixed_parallelize``);
 - ``PrimusTrainer`` trims ``metrics.jsonl`` to the resumed step when training starts and writes ``DONE``
   when the configured steps are complete. The training loop itself is TorchTitan's.
 """
@@ -39,6 +40,7 @@ from primus.backends.torchtitan.metrics_file import (
 )
 from primus.backends.torchtitan.mock_data import mock_dataloader_builder
 from primus.backends.torchtitan.model_args import apply_overrides
+from primus.backends.torchtitan.parallelize import fixed_parallelize
 from primus.backends.torchtitan.runner import DONE_FILE, METRICS_FILE, write_done
 from primus.bundle.layout import RESOLVED
 from primus.errors import ConfigKeyError
@@ -135,7 +137,8 @@ def primus_train_spec(job_config: Any) -> train_spec_module.TrainSpec:
     changes: dict[str, Any] = {
         "build_metrics_processor_fn": _metrics_builder(
             base.build_metrics_processor_fn, Path(job_config.job.dump_folder) / METRICS_FILE
-        )
+        ),
+        "parallelize_fn": fixed_parallelize(base.parallelize_fn),
     }
     args = base.model_args[flavor]
     overrides = bundle_model_overrides(job_config)
