@@ -96,7 +96,8 @@ def freeze_config(runs_dir: Path, config: dict[str, Any]) -> Path:
     ``train`` checks a bundle before it launches, so launcher and training tests need the real thing rather
     than a folder with a hand-written job_config.toml.
     """
+    from hand_built import resolved
+
     from primus.bundle import freeze
-    from primus.validate.testing import resolved
 
     return freeze(resolved(base={}), config, runs_dir=runs_dir, packages=TEST_PACKAGES)

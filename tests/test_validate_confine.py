@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from hand_built import EXPERIMENT, resolved
 
 from primus.errors import ConfigErrors
 from primus.validate import check, validate
 from primus.validate.confine import OUTPUT_PATH_KEYS, escape_reason
-from primus.validate.testing import EXPERIMENT, resolved
 
 
 @pytest.mark.parametrize("key", OUTPUT_PATH_KEYS)

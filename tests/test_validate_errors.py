@@ -1,6 +1,6 @@
 """Every way a config can be wrong gives exactly one error with an exact message, key, file and line.
 
-Each case layers settings on top of a small valid llama3 debugmodel config (primus/validate/testing.py):
+Each case layers settings on top of a small valid llama3 debugmodel config (tests/hand_built.py):
 the module preset sets BASE at lines 10-17; a case's first layer sits at lines 20+, a second at 30+;
 command-line values have no line.
 """
@@ -10,10 +10,10 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import pytest
+from hand_built import CLI, EXPERIMENT, MODEL_PRESET, MODULE_PRESET, resolved
 
 from primus.errors import ConfigErrors, ConfigKeyError, ConfigTypeError, ConfigValueError, UnknownKeyError
 from primus.validate import check, validate
-from primus.validate.testing import CLI, EXPERIMENT, MODEL_PRESET, MODULE_PRESET, resolved
 
 
 class Case(NamedTuple):

@@ -7,12 +7,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from hand_built import EXPERIMENT, resolved
 
 from primus.errors import ConfigErrors, PreflightError
 from primus.validate import preflight as preflight_or_raise
 from primus.validate import validate
 from primus.validate.machine import Host, detect_accelerator, preflight
-from primus.validate.testing import EXPERIMENT, resolved
 
 GPU_HOST = Host(accelerator="rocm", memory_bytes=64 * 2**30)
 SMALL_CPU_HOST = Host(accelerator=None, memory_bytes=16 * 2**30)

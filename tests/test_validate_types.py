@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from hand_built import resolved
 
 from primus.errors import ConfigKeyError, MismatchError
 from primus.validate import field_doc, field_type, known_keys, list_models, schema_default, validate
 from primus.validate.coerce import coerce
-from primus.validate.testing import resolved
 
 EXTENSION_MODULE = "primus.backends.torchtitan.primus_turbo_extensions.config_extension"
 

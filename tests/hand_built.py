@@ -1,4 +1,7 @@
-"""Build ResolvedExperiment objects by hand, for validator tests and later stages (no YAML involved)."""
+"""Build ResolvedExperiment objects by hand, for validator tests and later stages (no YAML involved).
+
+Test files import it as ``from hand_built import ...`` (pytest puts tests/ on sys.path).
+"""
 
 from __future__ import annotations
 
