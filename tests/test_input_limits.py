@@ -9,13 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hand_built import EXPERIMENT, resolved
 
 from primus.cli import main
 from primus.config import load_experiment, yaml_io
 from primus.config.yaml_io import parse_yaml_text
 from primus.errors import ConfigErrors, ConfigFileNotFoundError, TooManyNodesError
 from primus.validate import validate
-from primus.validate.testing import EXPERIMENT, resolved
 
 REPO = Path(__file__).resolve().parents[1]
 CPU_DEFAULT = REPO / "examples/torchtitan/configs/CPU/llama3_debugmodel-pretrain.yaml"
