@@ -422,6 +422,8 @@ def _verdict_word(passed: bool) -> str:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     """Check a trained bundle; write verify/verdict.json and a report; exit 1 naming failed checks."""
+    from primus.verify import outputs_dir
+
     verdict = stages.verify_bundle(Path(args.bundle), against=args.against, tolerance=args.tolerance)
     if args.format == "json":
         print(json.dumps({"bundle": args.bundle, **verdict.to_json()}, indent=2, allow_nan=False))
@@ -429,7 +431,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
     for check in verdict.checks:
         mark = {"pass": "✓", "fail": "✗", "skip": "-"}.get(check.status, "?")
         print(f"{mark} {check.name}: {check.message}")
-    print(f"verdict: {_verdict_word(verdict.passed)}  ({Path(args.bundle) / 'verify' / 'verdict.json'})")
+    written = outputs_dir(Path(args.bundle), Path(args.against) if args.against else None)
+    print(f"verdict: {_verdict_word(verdict.passed)}  ({written / 'verdict.json'})")
+    print(f"report:  {written / 'report.html'}")
     if not verdict.passed:
         failed = ", ".join(c.name for c in verdict.checks if c.status == "fail")
         print(f"failed checks: {failed}", file=sys.stderr)

@@ -33,7 +33,7 @@ def test_markdown_has_verdict_table_summary_and_plot():
         "| `steps_completed` | PASS | all 3 steps of 3 are present |",
         "| `against` | FAIL | losses differ first at step 2: a\\|b <x> here |",  # a pipe would split the cell
     ]
-    assert "| first loss | 8.12346 |" in text
+    assert "| first loss | 8.1235 |" in text  # rounded as people read a loss
     assert "device" not in text  # unknown values are left out rather than shown as None
     assert text.endswith("![training loss per step](loss.png)\n")
 
@@ -41,7 +41,8 @@ def test_markdown_has_verdict_table_summary_and_plot():
 def test_html_escapes_messages_and_inlines_the_plot():
     page = render_html(VERDICT, title="demo/abc", png=PNG_MAGIC)
     assert "a|b &lt;x&gt; here" in page
-    assert "<strong>Verdict: FAILED</strong>" in page
+    assert '<div class="verdict fail" id="verdict">' in page
+    assert "<strong>FAILED</strong>" in page
     assert 'src="data:image/png;base64,iVBORw0KGgo="' in page
 
 

@@ -152,7 +152,7 @@ def test_verify_or_raise_names_the_failed_checks(tmp_path):
         " loss_finite: loss is inf at step 7 (first non-finite loss; 1 of 30 logged losses are non-finite)"
     )
     assert error.file == str(bundle / "verify" / "verdict.json")
-    assert error.hint == f"read {bundle / 'verify' / 'report.md'} for every check and the loss plot"
+    assert error.hint == f"open {bundle / 'verify' / 'report.html'} for every check and the plots"
 
 
 def test_verify_or_raise_returns_the_verdict_of_a_passing_run(tmp_path):

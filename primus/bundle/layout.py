@@ -33,6 +33,8 @@ REPORT_HTML = "report.html"
 CAPTION = "caption.rst"
 LOSS_PLOT = "loss.png"
 VERIFY_FILES = (VERDICT, REPORT_MD, REPORT_HTML, CAPTION, LOSS_PLOT)
+#: Prefix of the folder inside verify/ that ``verify --against OTHER`` writes (then OTHER's folder name).
+AGAINST_PREFIX = "against-"
 #: The workflow's log of its verify rule.
 VERIFY_RULE_LOG = "verify_run.log"
 

@@ -35,7 +35,14 @@ from primus.verify.checkpoint import checkpoint_loads
 from primus.verify.compare import DEFAULT_RELATIVE_TOLERANCE, compare_losses, default_tolerance
 from primus.verify.metrics import MetricsLog, read_metrics
 from primus.verify.outputs import write_outputs
-from primus.verify.report import caption_rst, render_html, render_loss_plot, render_markdown
+from primus.verify.identity import run_identity
+from primus.verify.report import (
+    caption_rst,
+    render_html,
+    render_loss_plot,
+    render_markdown,
+    render_metric_plots,
+)
 from primus.verify.settings import RunSettings, read_settings
 from primus.verify.verdict import Check, Verdict
 
@@ -45,6 +52,7 @@ __all__ = [
     "Check",
     "Verdict",
     "judge",
+    "outputs_dir",
     "read_verdict",
     "snakemake_report_files",
     "verify",
@@ -59,6 +67,9 @@ METRICS_PATH = layout.METRICS_PATH
 def verify(bundle: Path, *, against: Path | None = None, tolerance: float | None = None) -> Verdict:
     """Run every check on ``bundle``, write ``<bundle>/verify/``, and return the verdict.
 
+    With ``against`` the outputs go to ``<bundle>/verify/against-<other hash>/`` instead (``outputs_dir``):
+    the run's own verdict and report are never replaced by a comparison.
+
     ``against``: another bundle whose loss curve this one must reproduce. ``tolerance``: relative tolerance
     for that comparison (``0.0`` = exact); ``None`` picks the default described in ``primus.verify.compare``.
     Raises ``BundleError`` when a bundle or its metrics file is missing or unreadable, and
@@ -68,24 +79,40 @@ def verify(bundle: Path, *, against: Path | None = None, tolerance: float | None
     bundle = Path(bundle)
     verdict, log, other_log = _judge(bundle, against=against, tolerance=tolerance)
     title = _title(bundle)
+    other_title = _title(against) if against is not None else ""
     png = render_loss_plot(
         log,
         title=f"{title}: {'PASSED' if verdict.passed else 'FAILED'}",
         other=other_log,
-        other_name=_title(against) if against is not None else "",
+        other_name=other_title,
+    )
+    html = render_html(
+        verdict,
+        title=title if against is None else f"{title} against {other_title}",
+        png=png,
+        identity=run_identity(bundle, device=verdict.summary.get("device")),
+        plots=render_metric_plots(log, other=other_log, other_name=other_title),
+        other_name=other_title,
     )
     write_outputs(
-        bundle / layout.VERIFY_DIR,
+        outputs_dir(bundle, against),
         {
             layout.VERDICT: (json.dumps(verdict.to_json(), indent=2, allow_nan=False) + "\n").encode(),
             layout.REPORT_MD: render_markdown(verdict, title=title, plot_name=layout.LOSS_PLOT).encode(),
-            layout.REPORT_HTML: render_html(verdict, title=title, png=png).encode(),
+            layout.REPORT_HTML: html.encode(),
             layout.CAPTION: caption_rst(verdict, title=title).encode(),
             layout.LOSS_PLOT: png,
         },
         seal=layout.VERDICT,
     )
     return verdict
+
+
+def outputs_dir(bundle: Path, against: Path | None = None) -> Path:
+    """Where ``verify`` writes: ``<bundle>/verify/``, or for a comparison ``<bundle>/verify/against-<hash>/``
+    (named by the other bundle's folder), so a comparison never replaces the run's own verdict."""
+    folder = Path(bundle) / layout.VERIFY_DIR
+    return folder if against is None else folder / f"{layout.AGAINST_PREFIX}{Path(against).resolve().name}"
 
 
 def judge(bundle: Path, *, against: Path | None = None, tolerance: float | None = None) -> Verdict:
@@ -127,9 +154,8 @@ def verify_or_raise(bundle: Path, *, against: Path | None = None, tolerance: flo
         raise VerificationFailedError(
             f"{len(failed)} check{'s' if len(failed) != 1 else ''} failed"
             f" ({', '.join(c.name for c in failed)}): {reasons}",
-            file=str(Path(bundle) / layout.VERDICT_PATH),
-            hint=f"read {Path(bundle) / layout.VERIFY_DIR / layout.REPORT_MD} for every check and the "
-            "loss plot",
+            file=str(outputs_dir(bundle, against) / layout.VERDICT),
+            hint=f"open {outputs_dir(bundle, against) / layout.REPORT_HTML} for every check and the plots",
         )
     return verdict
 
