@@ -33,9 +33,9 @@ from primus.errors import ConfigValueError, VerificationFailedError
 from primus.verify import checks
 from primus.verify.checkpoint import checkpoint_loads
 from primus.verify.compare import DEFAULT_RELATIVE_TOLERANCE, compare_losses, default_tolerance
+from primus.verify.identity import run_identity
 from primus.verify.metrics import MetricsLog, read_metrics
 from primus.verify.outputs import write_outputs
-from primus.verify.identity import run_identity
 from primus.verify.report import (
     caption_rst,
     render_html,
