@@ -1,4 +1,4 @@
-# Reproducible TorchTitan pre-training: validate -> (container) -> freeze -> train -> verify.
+# Reproducible TorchTitan pre-training: validate -> (container) -> assets -> freeze -> train -> verify.
 # Usage: snakemake train --config exp=NAME_OR_PATH   (the target comes before --config)
 # The stages live in the primus package; every rule calls primus-cli. Paths are planned by primus.workflow.
 from snakemake.utils import min_version
@@ -13,6 +13,7 @@ configfile: f"{workflow.basedir}/config/config.yaml"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/validate.smk"
 include: "workflow/rules/container.smk"
+include: "workflow/rules/assets.smk"
 include: "workflow/rules/resolve.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/verify.smk"
@@ -23,6 +24,7 @@ include: "workflow/rules/sweep.smk"
 localrules:
     validate_experiment,
     build_container,
+    fetch_assets,
     resolve_experiment,
     verify_run,
     report_sweep,

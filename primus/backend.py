@@ -35,6 +35,10 @@ class Backend(Protocol):
     version: str
     #: Distributions whose installed versions pin a run (recorded in lock.json and hashed).
     packages: tuple[str, ...]
+    #: The tokenizer/data inputs a config names (``references(config, default_of=...)``), the tokenizer
+    #: file names the framework reads, its built-in datasets (name -> location, ``streamed`` from the Hub)
+    #: and the launch options that point it at cached copies (see primus.backends.torchtitan.assets).
+    assets: Any
 
     def schema(self) -> dict[str, Any]:
         """The config schema snapshot: ``sections``, ``fields`` (dotted key -> spec) and ``module`` keys."""

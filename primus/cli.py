@@ -169,6 +169,22 @@ def cmd_resolve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_assets(args: argparse.Namespace) -> int:
+    """Fetch (or re-resolve with --update) the tokenizer and data an experiment reads; print the pins."""
+    from primus.assets import cache_root
+
+    validated = _load_and_validate(args.config, args.overrides, args, preflight=False)
+    pins = stages.fetch_assets(validated, update=args.update)
+    record = {"cache": str(cache_root()), "assets": {pin.role: pin.lock_entry() for pin in pins}}
+    if not pins:
+        print(
+            "no assets to fetch: the experiment reads no tokenizer or data (training.mock_data)",
+            file=sys.stderr,
+        )
+    print(json.dumps(record, indent=2, sort_keys=True))
+    return 0
+
+
 def cmd_explain(args: argparse.Namespace) -> int:
     """The final value of one dotted key and every layer that set it (``primus.config.explain``)."""
     from primus.config import explain, explain_section, load_experiment
@@ -363,7 +379,13 @@ def _freeze_and_train(config_path: str, overrides: Sequence[str], args: argparse
     print(f"job.description:  {job.get('description')}")
     print(f"hf_assets_path:   {model.get('hf_assets_path')}")
     if args.dry_run:
-        bundle = validated.bundle(runs_dir=runs_dir, image_id=image_id)
+        from primus.errors import AssetCacheError
+
+        try:
+            bundle = validated.bundle(runs_dir=runs_dir, image_id=image_id)
+        except AssetCacheError as error:
+            print(f"bundle (dry run): not known until the assets are fetched: {error.message}")
+            bundle = runs_dir / str(validated.resolved.envelope.get("exp_name")) / "UNFETCHED"
         print(f"bundle (dry run, not written): {bundle}")
         _print_dry_run_preflight(resolved, config)
         print("launch: " + " ".join(stages.launch_preview(bundle, validated)))
@@ -604,6 +626,10 @@ EXAMPLES = {
     "models": """examples:
   primus-cli models
   primus-cli models --family qwen3 --format json""",
+    "assets": """examples:
+  primus-cli assets fetch llama3_debugmodel --platform CPU --training.mock_data false
+  primus-cli assets fetch EXPERIMENT.yaml --update     # move branches to their current commit
+  primus-cli assets fetch EXPERIMENT.yaml | jq '.assets.tokenizer.revision'""",
     "check-bundle": """examples:
   primus-cli check-bundle runs/EXP/HASH""",
     "diff": """examples:
@@ -711,6 +737,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     command.add_argument("--image-id-file", help="image ID recorded by `primus-cli container build`")
     add_strict(command)
+    add_roots(command)
+
+    command = add(
+        "assets",
+        cmd_assets,
+        "fetch the tokenizer and data an experiment reads into the asset cache and print their pins",
+    )
+    command.add_argument("action", choices=("fetch",))
+    add_config(command)
+    command.add_argument(
+        "--update",
+        action="store_true",
+        help="ask the Hub again what each branch or tag points at (a new commit gives a new bundle)",
+    )
     add_roots(command)
 
     command = add("explain", cmd_explain, "show the final value of KEY and every layer that set it")
@@ -821,7 +861,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Subcommands whose unknown options are config overrides rather than typos of our own options.
-_TAKES_OVERRIDES = {"validate", "resolve", "explain", "train", "sweep", "models"}
+_TAKES_OVERRIDES = {"validate", "resolve", "explain", "train", "sweep", "models", "assets"}
 
 
 def _autocomplete(parser: argparse.ArgumentParser) -> None:

@@ -363,6 +363,25 @@ class ContainerError(PrimusError):
     exit_code = EXIT_RUNTIME
 
 
+class AssetError(PrimusError):
+    """A tokenizer or dataset reference in the config cannot be pinned (malformed repository id, a
+    revision or file that does not exist, a local path that is missing or holds no tokenizer)."""
+
+
+class AssetFetchError(AssetError):
+    """Fetching assets failed at run time (Hub unreachable, authentication, disk full).
+
+    Nothing half-written is left in the cache."""
+
+    exit_code = EXIT_RUNTIME
+
+
+class AssetCacheError(AssetError):
+    """The asset cache lacks what a bundle pins, or a cached file no longer has its recorded sha256."""
+
+    exit_code = EXIT_RUNTIME
+
+
 # ---------------------------------------------------------------------------------------------- helpers
 def suggest(name: str, candidates: Iterable[str], *, count: int = 3, cutoff: float = 0.6) -> list[str]:
     """The candidates ``name`` most likely meant, likeliest first (at most ``count``; may be empty).

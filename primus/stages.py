@@ -7,6 +7,7 @@ and nothing below them, so the order of the stages and what each one is given ar
 - :func:`validate_experiment` loads an experiment with its overrides and validates it (``preflight`` adds
   the checks about this machine). Writes nothing.
 - :meth:`Validated.bundle` is the bundle path the experiment freezes to (its content hash). Writes nothing.
+- :func:`fetch_assets` pins the tokenizer and data it reads (fetching what the asset cache lacks).
 - :func:`freeze_experiment` writes that bundle (atomically; an existing one is returned untouched).
 - :func:`train_bundle` trains a frozen bundle here or inside the image it was frozen against (resumable).
 - :func:`verify_bundle` checks a trained bundle and writes ``verify/``.
@@ -41,11 +42,17 @@ class Validated:
     config: dict[str, Any]
     warnings: list[PrimusError] = field(default_factory=list)
 
-    def bundle(self, *, runs_dir: Path, image_id: str | None = None) -> Path:
-        """``runs_dir/<exp_name>/<hash>``: where :func:`freeze_experiment` puts it (nothing is written)."""
+    def bundle(self, *, runs_dir: Path, image_id: str | None = None, assets: Sequence | None = None) -> Path:
+        """``runs_dir/<exp_name>/<hash>``: where :func:`freeze_experiment` puts it (nothing is written).
+
+        The tokenizer/data pins are part of the hash: ``assets`` (``fetch_assets``'s result), by default
+        read offline from the asset cache; ``AssetCacheError`` when a Hub repository is not fetched yet.
+        """
         from primus.bundle import bundle_path
 
-        return Path(bundle_path(self.resolved, self.config, runs_dir=Path(runs_dir), image_id=image_id))
+        return Path(
+            bundle_path(self.resolved, self.config, runs_dir=Path(runs_dir), image_id=image_id, assets=assets)
+        )
 
 
 def validate_experiment(
@@ -74,11 +81,33 @@ def preflight(validated: Validated) -> None:
     run_preflight(validated.config, origin_of=validated.resolved.origin_of)
 
 
-def freeze_experiment(validated: Validated, *, runs_dir: Path, image_id: str | None = None) -> Path:
-    """Write the run bundle of ``validated`` (content-addressed, atomic) and return its path."""
+def fetch_assets(validated: Validated, *, update: bool = False) -> list:
+    """Pin the tokenizer and data ``validated`` reads: fetched into the asset cache with huggingface_hub's
+    client where missing (a cache hit makes no request; ``update`` re-resolves branches and tags), local
+    ones digested and copied in. Returns the ``PinnedAsset`` list (empty with mock data); progress lines go
+    to stderr. Raises AssetError subclasses (bad reference: exit 2; network, auth, disk: exit 1)."""
+    from primus.assets import fetch, sources_of
+    from primus.backend import backend_for
+
+    backend = backend_for(validated.resolved.framework)
+    return fetch(
+        sources_of(validated.config, origin_of=validated.resolved.origin_of, backend=backend), update=update
+    )
+
+
+def freeze_experiment(
+    validated: Validated, *, runs_dir: Path, image_id: str | None = None, assets: Sequence | None = None
+) -> Path:
+    """Write the run bundle of ``validated`` (content-addressed, atomic) and return its path.
+
+    ``assets``: the pins to record; by default :func:`fetch_assets` (cache hits when already fetched).
+    """
     from primus.bundle import freeze
 
-    return Path(freeze(validated.resolved, validated.config, runs_dir=Path(runs_dir), image_id=image_id))
+    pins = fetch_assets(validated) if assets is None else assets
+    return Path(
+        freeze(validated.resolved, validated.config, runs_dir=Path(runs_dir), image_id=image_id, assets=pins)
+    )
 
 
 def read_image_id(path: str | Path | None) -> str | None:
@@ -143,7 +172,7 @@ def verify_bundle(bundle: Path, *, against: Path | None = None, tolerance: float
 
     for folder in (bundle, against):
         if folder:
-            check_bundle(Path(folder))
+            check_bundle(Path(folder), assets=False)  # judging metrics needs no tokenizer or data
     return verify(Path(bundle), against=Path(against) if against else None, tolerance=tolerance)
 
 

@@ -207,7 +207,9 @@ class RunPlan:
     """Every path the workflow uses for one run (one sweep point), computed at parse time without writes.
 
     ``bundle`` is None for the container runtime until the image is built: its ID is part of the hash
-    (see ``bundle_for_image``). ``key`` is the hash of the config alone and names the bookkeeping folder.
+    (see ``bundle_for_image``), and None while a Hub repository the run reads is not fetched: its pins are
+    part of the hash too (the ``fetch_assets`` checkpoint fetches it). ``key`` is the hash of the config
+    alone and names the bookkeeping folder. ``assets``: the run reads a tokenizer or data (not mock data).
     """
 
     experiment: Path  # as given or found, relative to the working directory when under it
@@ -217,6 +219,7 @@ class RunPlan:
     overrides: tuple[str, ...]
     key: str
     bundle: Path | None
+    assets: bool = False
     #: ``strict: true`` in the workflow config: validation warnings are errors (``primus-cli ... --strict``)
     strict: bool = False
     resources: SlurmResources = field(default_factory=SlurmResources)
@@ -241,8 +244,9 @@ class RunPlan:
         """The experiment and its overrides as primus-cli takes them, quoted for a shell."""
         return shlex.join([*(["--strict"] if self.strict else []), str(self.experiment), *self.overrides])
 
-    def bundle_for_image(self, image_id: str) -> Path:
-        """The bundle path once the container image is known (same recipe as ``primus-cli resolve``)."""
+    def bundle_for_image(self, image_id: str | None) -> Path:
+        """The bundle path once the container image (if any) is known and the assets it reads are fetched
+        (same recipe as ``primus-cli resolve``)."""
         return self.validated.bundle(runs_dir=self.runs_dir, image_id=image_id)
 
 
@@ -279,13 +283,21 @@ class WorkflowPlan:
             ) from None
 
     def for_bundle(self, exp_name: str, bundle_hash: str, image_id: str | None = None) -> RunPlan:
-        """The run frozen to ``runs/<exp_name>/<bundle_hash>`` (the container runtime needs the image ID)."""
+        """The run frozen to ``runs/<exp_name>/<bundle_hash>`` (the container runtime needs the image ID).
+
+        A run without assets on the host is found by its key (the bundle hash); the others by the bundle
+        each freezes to, computed once its image is built and its assets are fetched.
+        """
         if self.runtime == "host" or image_id is None:
-            return self.run(exp_name, bundle_hash)
+            run = self._by_key.get((exp_name, bundle_hash))  # type: ignore[attr-defined]
+            if run is not None and not run.assets:
+                return run
         cache = self._by_bundle  # type: ignore[attr-defined]
         if image_id not in cache:
             cache[image_id] = {
-                (r.exp_name, r.bundle_for_image(image_id).name): r for r in reversed(self.runs)
+                (r.exp_name, bundle.name): r
+                for r in reversed(self.runs)
+                if (bundle := _bundle_if_known(r, image_id)) is not None
             }
         try:
             return cache[image_id][(exp_name, bundle_hash)]
@@ -293,6 +305,16 @@ class WorkflowPlan:
             raise ConfigKeyError(
                 f"no planned run frozen to {exp_name}/{bundle_hash}", key="exp", hint="rerun"
             ) from None
+
+
+def _bundle_if_known(run: RunPlan, image_id: str | None) -> Path | None:
+    """The run's bundle, or None while a Hub repository it reads is not fetched."""
+    from primus.errors import AssetCacheError
+
+    try:
+        return run.bundle_for_image(image_id)
+    except AssetCacheError:
+        return None
 
 
 def nodes_from_parallelism(config: Mapping[str, Any], gpus_per_node: int) -> int | None:
@@ -340,6 +362,32 @@ def _runtime(workflow_config: Mapping[str, Any]) -> str:
     return runtime
 
 
+def _run_plan(point: Any, base: Path, runs_dir: Path, runtime: str, strict: bool, settings: Any) -> RunPlan:
+    """One planned point as a run. A run that reads a tokenizer or data (``assets``) is keyed by the hash of
+    its config alone (its bookkeeping folder, known before anything is fetched); its bundle hash also
+    covers the asset pins, so until a Hub repository it reads is fetched the bundle is unknown (None)."""
+    from primus.assets import sources_of
+
+    validated = point.validated
+    reads_assets = bool(sources_of(validated.config, origin_of=validated.resolved.origin_of))
+    keyed = validated.bundle(runs_dir=runs_dir, assets=[]) if reads_assets else point.bundle
+    known = None if point.assets_pending else point.bundle
+    return RunPlan(
+        experiment=base,
+        exp_name=keyed.parent.name,
+        runs_dir=runs_dir,
+        runtime=runtime,
+        overrides=point.overrides,
+        key=keyed.name,
+        bundle=known if runtime == "host" else None,
+        assets=reads_assets,
+        strict=strict,
+        resources=slurm_resources(settings, validated.config),
+        point=point.name,
+        validated=validated,
+    )
+
+
 def plan_workflow(workflow_config: Mapping[str, Any], *, root: Path = Path()) -> WorkflowPlan:
     """Plan every run of ``workflow_config`` (no writes): the sweep's points for ``sweep``, else ``exp``
     as a sweep of one point. Each point is loaded and validated (no preflight) and hashed.
@@ -364,22 +412,7 @@ def plan_workflow(workflow_config: Mapping[str, Any], *, root: Path = Path()) ->
     strict = bool(workflow_config.get("strict", False))
     sweep = plan_sweep(spec, runs_dir=runs_dir, base_overrides=overrides, strict=strict)
     settings = workflow_config.get("slurm") or {}
-    runs = tuple(
-        RunPlan(
-            experiment=spec.base,
-            exp_name=point.bundle.parent.name,
-            runs_dir=runs_dir,
-            runtime=runtime,
-            overrides=point.overrides,
-            key=point.bundle.name,
-            bundle=point.bundle if runtime == "host" else None,
-            strict=strict,
-            resources=slurm_resources(settings, point.validated.config),
-            point=point.name,
-            validated=point.validated,
-        )
-        for point in sweep.points
-    )
+    runs = tuple(_run_plan(point, spec.base, runs_dir, runtime, strict, settings) for point in sweep.points)
     return WorkflowPlan(
         runs=runs,
         runs_dir=runs_dir,

@@ -208,10 +208,9 @@ def test_a_bundle_is_never_overwritten_with_different_content(project: Path, mon
     monkeypatch.setattr(freeze_module, "hash_of", lambda material: "0123456789abcdef")  # force a collision
     bundle = freeze(resolved, resolved.config, runs_dir=Path("runs"), packages=PACKAGES)
     before = bundle_bytes(bundle)
-    monkeypatch.setattr(
-        freeze_module, "check_bundle", lambda path, **_: None
-    )  # the real check rejects the name
-    other = make_resolved(project, config={"training": {"steps": 6}})
+    # the real check rejects the name
+    monkeypatch.setattr(freeze_module, "check_bundle", lambda path, **_: None)
+    other = make_resolved(project, config={"training": {"steps": 6, "mock_data": True}})
     with pytest.raises(BundleError) as caught:
         freeze(other, other.config, runs_dir=Path("runs"), packages=PACKAGES)
     assert caught.value.message == "a bundle with this hash already exists with a different resolved.yaml"

@@ -47,56 +47,80 @@ def test_primus_turbo_converter_without_the_package_points_at_the_container() ->
     )
 
 
+def _tokenizer_dir(folder: Path) -> Path:
+    folder.mkdir()
+    (folder / "tokenizer.json").write_text("{}")
+    return folder
+
+
 def test_missing_dataset_path_is_an_error(tmp_path: Path) -> None:
-    assets = tmp_path / "tok"
-    assets.mkdir()
+    assets = _tokenizer_dir(tmp_path / "tok")
     config = _config(
         training={"mock_data": False, "dataset_path": "data/c4_small"}, model={"hf_assets_path": str(assets)}
     )
     errors = preflight(config, env={}, host=GPU_HOST, base_dir=tmp_path)
     assert _messages(errors) == [
-        ("training.dataset_path", "dataset path 'data/c4_small' does not exist on this machine")
+        (
+            "training.dataset_path",
+            f"dataset path 'data/c4_small' does not exist (looked in {tmp_path / 'data/c4_small'})",
+        )
     ]
 
 
-def test_hub_dataset_without_a_local_path_is_an_error(tmp_path: Path) -> None:
-    assets = tmp_path / "tok"
-    assets.mkdir()
+def test_hub_dataset_streamed_without_a_revision_is_an_error(tmp_path: Path) -> None:
+    assets = _tokenizer_dir(tmp_path / "tok")
     config = _config(training={"mock_data": False, "dataset": "c4"}, model={"hf_assets_path": str(assets)})
     errors = preflight(config, env={}, host=GPU_HOST, base_dir=tmp_path)
     assert _messages(errors) == [
         (
             "training.dataset",
-            "dataset 'c4' would be read from 'allenai/c4', which is not on this machine "
-            "(nothing is downloaded at train time)",
+            "dataset 'c4' would be streamed from the Hub (allenai/c4) at train time with no revision: "
+            "it cannot be pinned",
         )
     ]
+    assert errors[0].hint.startswith("pin a copy instead: training.dataset_path: hf://datasets/allenai/c4@")
 
 
-def test_hf_assets_missing_everywhere_is_an_error(tmp_path: Path) -> None:
+def test_hub_tokenizer_is_left_to_the_assets_stage(tmp_path: Path) -> None:
     (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "train.json").write_text('{"text": "a"}\n')
     config = _config(
         training={"mock_data": False, "dataset_path": "data"}, model={"hf_assets_path": "Qwen/Qwen3-8B"}
     )
-    cache = tmp_path / "hub"
-    errors = preflight(config, env={"HF_HUB_CACHE": str(cache)}, host=GPU_HOST, base_dir=tmp_path)
-    assert _messages(errors) == [
-        (
-            "model.hf_assets_path",
-            "tokenizer assets 'Qwen/Qwen3-8B' are neither a local directory nor in the local Hugging Face "
-            f"cache ({cache})",
-        )
-    ]
+    assert preflight(config, env={}, host=GPU_HOST, base_dir=tmp_path) == []
 
 
-def test_hf_assets_found_in_the_local_hf_cache(tmp_path: Path) -> None:
-    (tmp_path / "data").mkdir()
-    (tmp_path / "hub/models--Qwen--Qwen3-8B/snapshots/abc123").mkdir(parents=True)
+BAD_TOKENIZERS = {
+    # hf_assets_path value -> expected message (the tmp folder holds "empty/" and "file.json")
+    "malformed-repo-id": (
+        "Qwen/Qwen 3",
+        "'Qwen/Qwen 3' is neither a Hugging Face repository id nor a local path",
+    ),
+    "missing-local-folder": ("./assets/qwen", "tokenizer path './assets/qwen' does not exist"),
+    "not-a-folder": (
+        "./file.json",
+        "tokenizer path './file.json' is a file, not a directory of tokenizer files",
+    ),
+    "no-tokenizer-files": ("./empty", "'./empty' is not a directory of tokenizer files"),
+}
+
+
+@pytest.mark.parametrize(("value", "message"), BAD_TOKENIZERS.values(), ids=BAD_TOKENIZERS.keys())
+def test_bad_tokenizer_reference_is_an_error(tmp_path: Path, value: str, message: str) -> None:
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "file.json").write_text("{}")
+    (tmp_path / "data.json").write_text('{"text": "a"}\n')
     config = _config(
-        training={"mock_data": False, "dataset_path": "data"}, model={"hf_assets_path": "Qwen/Qwen3-8B"}
+        training={"mock_data": False, "dataset_path": "data.json"}, model={"hf_assets_path": value}
     )
-    env = {"HF_HOME": str(tmp_path)}  # HF_HOME/hub is the cache when HF_HUB_CACHE is unset
-    assert preflight(config, env=env, host=GPU_HOST, base_dir=tmp_path) == []
+    errors = preflight(config, env={}, host=GPU_HOST, base_dir=tmp_path)
+    assert [e.key for e in errors] == ["model.hf_assets_path"]
+    assert errors[0].message.startswith(message)
+
+
+def test_mock_data_checks_no_assets_so_a_missing_assets_folder_is_fine(tmp_path: Path) -> None:
+    config = _config(model={"hf_assets_path": "./assets/debugmodel"})  # the debugmodel preset's value
+    assert preflight(config, env={}, host=GPU_HOST, base_dir=tmp_path) == []
 
 
 def test_model_too_large_for_a_cpu_only_host_says_the_numbers() -> None:

@@ -25,7 +25,7 @@ from primus.bundle.layout import (
     RESOLVED,
 )
 from primus.config.model import Origin
-from primus.errors import BundleError, BundleIntegrityError, PrimusError
+from primus.errors import AssetCacheError, BundleError, BundleIntegrityError, PrimusError
 
 #: What to pass instead of a folder that is not a bundle.
 BUNDLE_HINT = (
@@ -46,7 +46,7 @@ class BundleProblem:
         return f"{self.file}: {self.problem}"
 
 
-def check_bundle(path: Path, *, backend: Backend | None = None) -> None:
+def check_bundle(path: Path, *, backend: Backend | None = None, assets: bool = True) -> None:
     """Re-verify every digest of the bundle at ``path``; raise ``BundleIntegrityError`` naming each problem.
 
     Checks: the manifest lists exactly the frozen files; each exists with its recorded sha256; no other
@@ -58,6 +58,8 @@ def check_bundle(path: Path, *, backend: Backend | None = None) -> None:
     descriptive fields (inputs, git, experiment) are covered by the manifest digests only.
     ``backend`` (default: the one serving resolved.yaml's framework) renders and reads the job config.
     Raises plain ``BundleError`` when ``path`` is not a bundle at all.
+    With ``assets`` (the default) the tokenizer/data files it pins are then checked in the asset cache
+    (``check_cached_assets``).
     """
     bundle = Path(path)
     if not bundle.is_dir():
@@ -102,6 +104,24 @@ def check_bundle(path: Path, *, backend: Backend | None = None) -> None:
         problems.extend(_hash_problems(bundle, manifest, backend))
     if problems:
         raise BundleIntegrityError(bundle, problems)
+    if assets:
+        check_cached_assets(bundle)
+
+
+def check_cached_assets(bundle: Path) -> None:
+    """Raise ``AssetCacheError`` naming each cached tokenizer/data file the bundle pins that is missing or
+    whose sha256 differs from lock.json's; nothing to do for a bundle that pins no assets."""
+    problems = cached_asset_problems(bundle)
+    if problems:
+        count = len(problems)
+        lines = "\n".join(f"  {problem}" for problem in problems)
+        raise AssetCacheError(
+            f"the asset cache does not hold what the bundle pins ({count} file{'s' if count != 1 else ''}):"
+            f"\n{lines}",
+            file=str(bundle),
+            hint="delete the damaged snapshot folder (and the .json manifest beside it), then run "
+            "primus-cli assets fetch on the experiment to download the pinned revision again",
+        )
 
 
 def _read_manifest(bundle: Path) -> dict[str, Any]:
@@ -131,7 +151,13 @@ def _hash_problems(bundle: Path, manifest: dict[str, Any], backend: Backend | No
         return [BundleProblem(LOCK, "is not a JSON object")]
     runtime = lock.get("runtime") if isinstance(lock.get("runtime"), dict) else {}
     rebuilt = hash_of(
-        hash_material(document, lock.get("env", {}), lock.get("packages", {}), runtime.get("image_id"))
+        hash_material(
+            document,
+            lock.get("env", {}),
+            lock.get("packages", {}),
+            runtime.get("image_id"),
+            _lock_assets_for_hash(lock),
+        )
     )
     problems = []
     envelope = document.get("envelope") if isinstance(document, dict) else None
@@ -184,6 +210,31 @@ def _job_toml_problems(bundle: Path, document: Any, backend: Backend | None) -> 
     return []
 
 
+def _lock_assets_for_hash(lock: dict[str, Any]) -> dict[str, Any] | None:
+    from primus.assets import hash_entries_from_lock
+
+    assets = lock.get("assets")
+    return hash_entries_from_lock(assets) if isinstance(assets, dict) else None
+
+
+def cached_asset_problems(bundle: Path) -> list[BundleProblem]:
+    """Problems of the tokenizer/data files the bundle pins, in the asset cache of this environment.
+
+    Each names the cached file whose sha256 differs from lock.json's (or that is missing). Empty for a
+    bundle that pins no assets. Additive to ``check_bundle``: call it after the bundle itself is intact.
+    """
+    from primus.assets import cached_problems
+
+    try:
+        lock = json.loads((Path(bundle) / LOCK).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []  # check_bundle reports an unreadable lock.json
+    assets = lock.get("assets") if isinstance(lock, dict) else None
+    if not isinstance(assets, dict) or not assets:
+        return []
+    return [BundleProblem(str(file), problem) for file, problem in cached_problems(assets)]
+
+
 def _load_yaml(file: Path) -> Any:
     return yaml.safe_load(file.read_text(encoding="utf-8"))
 
@@ -223,7 +274,7 @@ def load_bundle(path: Path, *, verify: bool = True, backend: Backend | None = No
     """Load the bundle at ``path`` (verified with ``check_bundle`` first unless ``verify`` is False)."""
     bundle = Path(path)
     if verify:
-        check_bundle(bundle, backend=backend)
+        check_bundle(bundle, backend=backend, assets=False)  # cached assets: the train stage checks them
     elif not (bundle / RESOLVED).is_file():
         raise BundleError("no run bundle here (resolved.yaml missing)", file=str(bundle))
     try:

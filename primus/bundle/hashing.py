@@ -5,7 +5,9 @@ The hash covers what changes what a run computes, and nothing else:
     comments, key order and whitespace of the YAML files do not count but every value does;
   - the environment variables the config consumed (secret-looking ones by digest);
   - the pinned package versions (the backend's ``packages``, e.g. torch, torchtitan, primus_turbo; python);
-  - the runtime identity: the container image ID, or None on the host.
+  - the runtime identity: the container image ID, or None on the host;
+  - the pinned tokenizer and data (``primus.assets``): repository, resolved revision and every file's
+    sha256 (absent for a run that reads none, e.g. mock data), so a new tokenizer revision is a new bundle.
 Not covered (recorded in lock.json instead): input file bytes, git commit, paths, the host fingerprint.
 The host fingerprint is left out on purpose: the Snakefile plans bundle paths on one machine (a login node)
 and a freeze may run on another (a compute node), and both must agree on the path.
@@ -13,7 +15,7 @@ and a freeze may run on another (a compute node), and both must agree on the pat
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,15 +42,37 @@ def hash_material(
     env: Mapping[str, str | None],
     packages: Mapping[str, str | None],
     image_id: str | None,
+    assets: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Everything the hash is taken over, as one JSON-able dict (also rebuilt from a bundle by check)."""
-    return {
+    """Everything the hash is taken over, as one JSON-able dict (also rebuilt from a bundle by check).
+
+    ``assets`` is ``primus.assets.hash_entries(...)``; none (or empty) leaves the key out, so runs that
+    read no tokenizer or data keep the hash they had before assets were pinned.
+    """
+    material = {
         "format": BUNDLE_FORMAT,
         "resolved": document,
         "env": dict(env),
         "packages": dict(packages),
         "image_id": image_id,
     }
+    if assets:
+        material["assets"] = dict(assets)
+    return material
+
+
+def pinned_assets(
+    resolved: ResolvedExperiment, config: Mapping[str, Any], backend: Backend | None = None
+) -> list:
+    """The tokenizer/data pins of this experiment, read offline (``primus.assets.pin_offline``).
+
+    ``backend`` (default: the framework's) names what the run reads. Raises ``AssetCacheError`` when a Hub
+    repository it reads has not been fetched yet.
+    """
+    from primus.assets import pin_offline, sources_of
+
+    backend = backend or backend_for(resolved.framework)
+    return pin_offline(sources_of(config, origin_of=resolved.origin_of, backend=backend))
 
 
 def hash_of(material: Mapping[str, Any]) -> str:
@@ -63,17 +87,23 @@ def compute_hash(
     image_id: str | None = None,
     packages: Mapping[str, str | None] | None = None,
     backend: Backend | None = None,
+    assets: Sequence | None = None,
 ) -> str:
     """The bundle hash ``freeze`` would use for these inputs; writes nothing, imports no torch.
 
     ``config`` is the validated config (``primus.validate.validate``'s result). ``packages`` defaults to
     the installed versions of the backend's packages (``backend`` defaults to the experiment framework's);
     pass it to plan for another environment. ``image_id`` is the container image ID when the run uses one.
+    ``assets``: the ``PinnedAsset`` list; by default read offline from the asset cache (``pinned_assets``);
+    ``[]`` leaves the assets out (the workflow's config-only key).
     """
+    from primus.assets import hash_entries
+
     document = canonical_document(resolved, config)
     env = env_record(resolved.env_consumed)
     versions = pinned_versions(resolved, backend) if packages is None else packages
-    return hash_of(hash_material(document, env, versions, image_id))
+    pins = pinned_assets(resolved, config, backend) if assets is None else assets
+    return hash_of(hash_material(document, env, versions, image_id, hash_entries(pins)))
 
 
 def pinned_versions(resolved: ResolvedExperiment, backend: Backend | None = None) -> dict[str, str | None]:
@@ -105,7 +135,10 @@ def bundle_path(
     image_id: str | None = None,
     packages: Mapping[str, str | None] | None = None,
     backend: Backend | None = None,
+    assets: Sequence | None = None,
 ) -> Path:
     """``runs_dir/<exp_name>/<hash>``: where ``freeze`` puts this run (for planning; writes nothing)."""
-    digest = compute_hash(resolved, config, image_id=image_id, packages=packages, backend=backend)
+    digest = compute_hash(
+        resolved, config, image_id=image_id, packages=packages, backend=backend, assets=assets
+    )
     return Path(runs_dir) / experiment_folder_name(resolved) / digest

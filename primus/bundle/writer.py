@@ -13,7 +13,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ from primus.bundle.hashing import (
     experiment_folder_name,
     hash_material,
     hash_of,
+    pinned_assets,
     pinned_versions,
 )
 from primus.bundle.layout import (
@@ -75,6 +76,7 @@ def freeze(
     image_id: str | None = None,
     packages: Mapping[str, str | None] | None = None,
     backend: Backend | None = None,
+    assets: Sequence | None = None,
 ) -> Path:
     """Write ``runs_dir/<exp_name>/<hash>/`` for a validated config and return its path.
 
@@ -84,11 +86,13 @@ def freeze(
     when the same content was frozen before. Raises ``BundleError`` when an existing bundle at that path
     was tampered with or differs, and ``ConfigValueError`` for a config the backend's job-config writer
     cannot express. ``backend`` defaults to the one serving ``resolved.framework``.
+    ``assets``: the tokenizer/data pins (``primus.assets.fetch``'s result); by default read offline from
+    the asset cache, which raises ``AssetCacheError`` for a Hub repository not fetched yet.
     """
     backend = backend or backend_for(resolved.framework)
     exp_dir = Path(runs_dir) / experiment_folder_name(resolved)
     files, bundle_hash = render_bundle(
-        resolved, config, image_id=image_id, packages=packages, backend=backend
+        resolved, config, image_id=image_id, packages=packages, backend=backend, assets=assets
     )
     final = exp_dir / bundle_hash
     if final.exists() and not _is_empty_folder(final):
@@ -139,21 +143,27 @@ def render_bundle(
     image_id: str | None = None,
     packages: Mapping[str, str | None] | None = None,
     backend: Backend | None = None,
+    assets: Sequence | None = None,
 ) -> tuple[dict[str, str], str]:
     """Every bundle file's text (name -> text, manifest last) and the bundle hash; writes nothing.
 
     The job config is the backend's (``backend`` defaults to the one serving ``resolved.framework``).
     """
+    from primus.assets import hash_entries
+
     backend = backend or backend_for(resolved.framework)
     document = canonical_document(resolved, config)
     _refuse_plaintext_secrets(resolved, document)
     env = env_record(resolved.env_consumed)
     versions = dict(pinned_versions(resolved, backend) if packages is None else packages)
-    bundle_hash = hash_of(hash_material(document, env, versions, image_id))
+    job_config = backend.job_config_text(config, origin_of=resolved.origin_of)  # config problems first
+    pins = pinned_assets(resolved, config, backend) if assets is None else list(assets)
+    bundle_hash = hash_of(hash_material(document, env, versions, image_id, hash_entries(pins)))
+    lock_assets = {pin.role: pin.lock_entry() for pin in pins}
 
     files = {
         RESOLVED: canonical_yaml(document),
-        JOB_TOML: backend.job_config_text(config, origin_of=resolved.origin_of),
+        JOB_TOML: job_config,
         PROVENANCE: canonical_json(_provenance(resolved)),
         LOCK: canonical_json(
             {
@@ -165,6 +175,7 @@ def render_bundle(
                 "packages": versions,
                 "runtime": runtime_record(image_id),
                 "git": git_state(Path(resolved.path).resolve()),
+                **({"assets": lock_assets} if lock_assets else {}),
             }
         ),
     }
@@ -244,7 +255,7 @@ def _provenance(resolved: ResolvedExperiment) -> dict[str, list[dict[str, Any]]]
 def _reuse_existing(final: Path, files: Mapping[str, str], backend: Backend) -> Path:
     """Return ``final`` if it is an intact bundle of the same content; never modify it."""
     try:
-        check_bundle(final, backend=backend)
+        check_bundle(final, backend=backend, assets=False)
     except BundleError as error:
         raise BundleError(
             f"a bundle with this hash already exists but is damaged:\n{error.message}",

@@ -17,7 +17,7 @@ from pathlib import Path
 from primus import stages
 from primus.bundle import layout
 from primus.config.overrides import COMMAND_LINE
-from primus.errors import ConfigError, ConfigErrors, PrimusError
+from primus.errors import AssetCacheError, ConfigError, ConfigErrors, PrimusError
 from primus.sweep.spec import Point, Setting, SweepSpec
 
 #: A bundle's progress through the stages, from the files the stages write last.
@@ -33,6 +33,9 @@ class PlannedPoint:
     bundle: Path  # for the runtime planned (the host bundle unless an image ID was given)
     overrides: tuple[str, ...]  # everything given to the loader after the base experiment
     same_as: str | None = None  # name of the first point with the same bundle
+    #: a Hub repository it reads is not fetched yet: ``bundle`` is then named by the config-only hash, and
+    #: the real one (its pins are part of the hash) is known after ``primus-cli assets fetch``
+    assets_pending: bool = False
 
     @property
     def name(self) -> str:
@@ -83,10 +86,15 @@ def plan_sweep(
                 key = (located.location, located.key, located.message)
                 problems.setdefault(key, (located, []))[1].append(point.name)
             continue
-        bundle = validated.bundle(runs_dir=runs_dir, image_id=image_id)
+        try:
+            bundle, pending = validated.bundle(runs_dir=runs_dir, image_id=image_id), False
+        except AssetCacheError:
+            bundle, pending = validated.bundle(runs_dir=runs_dir, image_id=image_id, assets=[]), True
         same_as = first_of_bundle.setdefault(bundle, point.name)
         planned.append(
-            PlannedPoint(point, validated, bundle, overrides, None if same_as == point.name else same_as)
+            PlannedPoint(
+                point, validated, bundle, overrides, None if same_as == point.name else same_as, pending
+            )
         )
     if problems:
         raise ConfigErrors([_named(error, names) for error, names in problems.values()])

@@ -42,6 +42,7 @@ def format_plan(plan: SweepPlan) -> str:
     for p in plan.points:
         overrides = " ".join(s.shown() for s in p.point.settings) or "(base)"
         bundle = p.key + (f" (same as {p.same_as})" if p.same_as else "")
+        bundle += " (assets not fetched yet)" if p.assets_pending else ""
         rows.append((p.name, overrides, bundle, status_of(p.bundle)))
     widths = [max(len(row[i]) for row in rows) for i in range(len(_HEADER))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows]

@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
+from primus.backend import backend_for
 from primus.errors import ConfigKeyError, ConfigValueError, suggest
 from primus.validate import schema
 from primus.validate.confine import DUMP_FOLDER_KEY, escaping_keys
@@ -464,4 +465,20 @@ def check_datasets(values: Values, report: Report) -> None:
                 value=name[0],
                 hint=f"TorchTitan 0.2.2 knows the datasets {', '.join(known)}; set the one whose format "
                 "your data has and point the matching dataset_path at it, or use training.mock_data: true",
+            )
+            continue
+        section = key.split(".")[0]
+        path = values.all(f"{section}.dataset_path")
+        layout = backend_for().assets
+        if needed and name is not None and name[0] in layout.streamed and path is not None and not path[0]:
+            # text_datasets.py: c4 is load_dataset("allenai/c4", streaming=True): whatever the Hub holds when
+            # training runs. lock.json records the repository, but there is no revision or digest to pin.
+            report.warn(
+                ConfigValueError,
+                key,
+                f"dataset '{name[0]}' is streamed from the Hub ({layout.builtin_datasets[name[0]]}) at train "
+                "time with no revision: the bundle records it but cannot pin it",
+                value=name[0],
+                hint=f"pin a copy: {section}.dataset_path: hf://datasets/{layout.builtin_datasets[name[0]]}@COMMIT/"
+                "PATTERN (the assets stage then records its commit and every file's sha256)",
             )

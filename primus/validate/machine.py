@@ -1,7 +1,8 @@
 """Checks about THIS machine, run just before launch (``validate(..., preflight=True)``).
 
-Unlike the rest of ``primus.validate`` these look at the host: is ``primus_turbo`` importable, are the
-dataset and the tokenizer files present locally (nothing can be downloaded at train time), and does a
+Unlike the rest of ``primus.validate`` these look at the host: is ``primus_turbo`` importable, do the
+tokenizer and dataset references name local files that exist or well-formed Hub repositories (which the
+assets stage fetches before freezing; nothing is downloaded at train time), and does a
 CPU-only host have the memory the model needs. Accelerators are detected from device nodes (``/dev/kfd``
 for ROCm, ``/dev/nvidia*`` for CUDA), so even preflight needs no torch import (which takes seconds).
 """
@@ -59,25 +60,6 @@ def _mem_total() -> int | None:
                     return int(line.split()[1]) * 1024
     except OSError:
         return None
-    return None
-
-
-def hf_cache_dirs(env: Mapping[str, str]) -> list[Path]:
-    """Where the Hugging Face hub cache may live, in the order huggingface_hub looks."""
-    if env.get("HF_HUB_CACHE"):
-        return [Path(env["HF_HUB_CACHE"])]
-    if env.get("HF_HOME"):
-        return [Path(env["HF_HOME"]) / "hub"]
-    cache_home = Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return [cache_home / "huggingface" / "hub"]
-
-
-def _in_hf_cache(repo_id: str, env: Mapping[str, str]) -> Path | None:
-    folder = "models--" + repo_id.replace("/", "--")
-    for cache in hf_cache_dirs(env):
-        snapshots = cache / folder / "snapshots"
-        if snapshots.is_dir() and any(snapshots.iterdir()):
-            return cache / folder
     return None
 
 
@@ -162,9 +144,7 @@ def preflight(
             "(snakemake train --config runtime=container), or remove 'primus_turbo' from model.converters",
         )
 
-    if not _get(config, "training.mock_data"):
-        _check_dataset(config, env, base_dir, fail)
-        _check_assets(config, env, base_dir, fail)
+    _check_assets(config, base_dir, fail)
 
     host = host or Host.detect(env)
     if host.accelerator is None:
@@ -194,49 +174,26 @@ def preflight(
     return errors
 
 
-def _check_dataset(config: dict[str, Any], env: Mapping[str, str], base_dir: Path, fail: Callable) -> None:
-    path = _get(config, "training.dataset_path")
-    dataset = _get(config, "training.dataset")
-    if path:
-        if not (base_dir / Path(path).expanduser()).exists():
+def _check_assets(config: dict[str, Any], base_dir: Path, fail: Callable) -> None:
+    """Each tokenizer/data reference must name something usable: an existing local folder of tokenizer
+    files or data, or a well-formed Hub repository (the assets stage fetches it before freezing; nothing
+    is downloaded at train time). With ``training.mock_data`` the run reads none, so nothing is checked."""
+    from primus.assets.sources import parse_source, stream_hint
+    from primus.backend import backend_for
+    from primus.errors import AssetError
+
+    layout = backend_for().assets
+    for reference in layout.references(config, default_of=schema.default_of):
+        try:
+            source = parse_source(reference, base_dir=base_dir, layout=layout)
+        except AssetError as error:
+            fail(reference.key, error.message, error.value, error.hint)
+            continue
+        if source.kind == "stream":
             fail(
-                "training.dataset_path",
-                f"dataset path {path!r} does not exist on this machine",
-                path,
-                "point training.dataset_path at a local copy of the data, or set training.mock_data: true",
+                reference.key,
+                f"dataset {source.value!r} would be streamed from the Hub ({source.repo_id}) at train time "
+                "with no revision: it cannot be pinned",
+                source.value,
+                stream_hint(source),
             )
-        return
-    default = schema.registry()["datasets"].get(dataset)
-    if default is None:
-        fail(
-            "training.dataset",
-            f"dataset {dataset!r} has no built-in location and training.dataset_path is not set",
-            dataset,
-            "set training.dataset_path to a local copy, or training.mock_data: true",
-        )
-    elif not (base_dir / default).exists():
-        fail(
-            "training.dataset",
-            f"dataset {dataset!r} would be read from {default!r}, which is not on this machine "
-            "(nothing is downloaded at train time)",
-            dataset,
-            "set training.dataset_path to a local copy, or training.mock_data: true",
-        )
-
-
-def _check_assets(config: dict[str, Any], env: Mapping[str, str], base_dir: Path, fail: Callable) -> None:
-    assets = _get(config, "model.hf_assets_path")
-    local = base_dir / Path(assets).expanduser()
-    if local.is_dir():
-        return
-    # "Org/Name" is a hub repository id; TorchTitan reads it only if it is already in the local HF cache.
-    if assets.count("/") == 1 and not assets.startswith((".", "/", "~")) and _in_hf_cache(assets, env):
-        return
-    caches = ", ".join(str(path) for path in hf_cache_dirs(env))
-    fail(
-        "model.hf_assets_path",
-        f"tokenizer assets {assets!r} are neither a local directory nor in the local Hugging Face cache "
-        f"({caches})",
-        assets,
-        "point model.hf_assets_path at a directory holding tokenizer.json, or set training.mock_data: true",
-    )

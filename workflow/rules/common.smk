@@ -64,10 +64,19 @@ def validated_stamp(run):
 
 
 def bundle_dir(run):
-    """The run bundle; under the container runtime it is known only once the image is built."""
+    """The run bundle; known once the image is built (container runtime) and the assets it reads are
+    fetched (their pins are part of the hash)."""
     if run.bundle is not None:
         return str(run.bundle)
-    return str(run.bundle_for_image(built_image_id()))
+    image = built_image_id() if PLAN.runtime == "container" else None
+    if run.assets:
+        checkpoints.fetch_assets.get(exp_name=run.exp_name, key=run.key)
+    return str(run.bundle_for_image(image))
+
+
+def assets_record(run):
+    """The pins the fetch_assets rule writes, for a run that reads a tokenizer or data."""
+    return f"{run.workdir}/assets.json" if run.assets else []
 
 
 def frozen_stamp(run):

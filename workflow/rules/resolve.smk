@@ -6,6 +6,7 @@ rule resolve_experiment:
     input:
         stamp=lambda wc: validated_stamp(run_of_bundle(wc)),
         image_id=lambda wc: image_id_file() if PLAN.runtime == "container" else [],
+        assets=lambda wc: assets_record(run_of_bundle(wc)),
     output:
         frozen=f"{WORK}/{{bundle_hash}}/frozen",
     log:

@@ -16,6 +16,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from primus.backends.torchtitan.assets import ASSETS
+
 #: Where the committed snapshots live.
 SNAPSHOT_DIR = Path(__file__).resolve().parent
 SCHEMA_FILE = SNAPSHOT_DIR / "schema.json"
@@ -31,6 +33,8 @@ class TorchTitanBackend:
     version = "0.2.2"
     #: Distributions whose installed versions pin a run (lock.json ``packages``, part of the hash).
     packages = ("torch", "torchtitan", "primus_turbo")
+    #: Which config keys name the tokenizer and data a run reads, and how TorchTitan reads them.
+    assets = ASSETS
 
     @functools.cache  # noqa: B019  (one backend object per process: the cache lives as long as it does)
     def schema(self) -> dict[str, Any]:

@@ -12,6 +12,7 @@ the bundle's parallelism degrees before torchrun starts (``check_layout``).
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import re
 import sys
@@ -22,8 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from primus import world
+from primus.backends.torchtitan.assets import LAUNCH_OPTIONS
 from primus.backends.torchtitan.job_toml import PRIMUS_EXTENSION_MODULE
-from primus.bundle.layout import JOB_TOML, TRAIN_DIR
+from primus.bundle.layout import JOB_TOML, LOCK, TRAIN_DIR
 from primus.errors import BundleError, LaunchError
 
 #: The module ``torchrun`` runs in every worker.
@@ -369,7 +371,44 @@ def launch_command(
     argv += ["--max_restarts=0", "-m", ENTRY_MODULE]
     argv += ["--job.config_file", str(bundle / JOB_TOML), "--job.dump_folder", str(bundle / TRAIN_DIR)]
     argv += ["--job.custom_config_module", config_extension_module(job)]
+    if job_config is None:
+        argv += asset_arguments(bundle, env)
     return argv
+
+
+def asset_arguments(bundle: Path, env: Mapping[str, str]) -> list[str]:
+    """``--model.hf_assets_path`` / ``--training.dataset_path`` pointing at the pinned files in the asset
+    cache (by digest), for a bundle whose lock.json pins assets; none otherwise.
+
+    The configured values stay in job_config.toml as written; training reads the cached copies, so it
+    needs no network and sees exactly the bytes the bundle hash covers.
+    """
+    from primus.assets import training_paths
+
+    arguments: list[str] = []
+    for role, path in sorted(training_paths(_lock_assets(bundle), env=env).items()):
+        arguments += [LAUNCH_OPTIONS[role], str(path)]
+    return arguments
+
+
+def _lock_assets(bundle: Path) -> dict[str, Any] | None:
+    try:
+        lock = json.loads((Path(bundle) / LOCK).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    assets = lock.get("assets") if isinstance(lock, dict) else None
+    return assets if isinstance(assets, dict) else None
+
+
+def offline_environment(bundle: Path) -> dict[str, str]:
+    """Variables that keep a training run off the network (unless the bundle streams a dataset from the
+    Hub, which it records as unpinned) and the datasets library's cache inside the bundle's train/."""
+    from primus.assets import streams_from_hub
+
+    env = {"HF_DATASETS_CACHE": str(Path(bundle) / TRAIN_DIR / "hf_datasets_cache")}
+    if not streams_from_hub(_lock_assets(bundle)):
+        env.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
+    return env
 
 
 def environment_for_launch(env: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -26,10 +26,11 @@ from primus.backends.torchtitan.launch import (
     environment_for_launch,
     launch_command,
     launch_settings,
+    offline_environment,
     read_job_config,
 )
 from primus.backends.torchtitan.metrics_file import read_rows
-from primus.bundle.check import check_bundle
+from primus.bundle.check import check_bundle, check_cached_assets
 
 # Names inside ``<bundle>/train/`` (the trainer writes metrics and DONE; this module writes the log).
 from primus.bundle.layout import DONE as DONE_FILE
@@ -189,7 +190,7 @@ def train(bundle: Path, *, dry_run: bool = False) -> int:
     """
     bundle = Path(bundle)
     # Trust nothing: a bundle edited after freeze (job_config.toml, resolved.yaml, its manifest) never trains.
-    check_bundle(bundle)
+    check_bundle(bundle, assets=False)  # the cached assets are checked below, once training is due
     done = read_done(bundle)
     if done is not None:
         print(f"{bundle}: training already complete (step {done.get('step')}); nothing to do")
@@ -211,6 +212,7 @@ def train(bundle: Path, *, dry_run: bool = False) -> int:
         print(f"{bundle}: training had completed (final checkpoint step-{steps}); marked DONE")
         return 0
     check_training_stack()
+    check_cached_assets(bundle)  # the tokenizer/data it pins, by digest, before anything starts
     train_dir.mkdir(parents=True, exist_ok=True)
     # On a multi-node launch every node runs this; only node 0 owns the plain names (shared file systems).
     node_rank = launch_settings(os.environ).node_rank
@@ -267,7 +269,7 @@ def _run_torchrun(argv: list[str], log_path: Path, metrics_path: Path, steps: in
             argv,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
-            env=environment_for_launch(),
+            env={**environment_for_launch(), **offline_environment(metrics_path.parents[1])},
             text=True,
             errors="replace",
             bufsize=1,
