@@ -12,6 +12,7 @@ import json
 import math
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -160,6 +161,14 @@ def _alive(pid: int) -> bool:
     return state not in ("Z", "X")
 
 
+def _all_gone(pids: list[int], *, within: float) -> bool:
+    """True once none of ``pids`` is running, polling for at most ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return not any(_alive(pid) for pid in pids)
+
+
 def test_a_run_killed_after_a_checkpoint_resumes_to_the_uninterrupted_metrics(reference_run, tmp_path):
     bundle = write_bundle(tmp_path / "bundle", **REFERENCE)
     train_dir = bundle / "train"
@@ -185,10 +194,7 @@ def test_a_run_killed_after_a_checkpoint_resumes_to_the_uninterrupted_metrics(re
         tree = _process_tree(runner.pid)
         os.kill(runner.pid, signal.SIGKILL)
         runner.wait()
-        deadline = time.monotonic() + 120
-        while any(_alive(pid) for pid in tree[1:]) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert not any(_alive(pid) for pid in tree[1:]), "torchrun or its worker outlived the train process"
+        assert _all_gone(tree[1:], within=120), "torchrun or its worker outlived the train process"
     finally:
         for pid in _process_tree(runner.pid) if runner.poll() is None else tree:
             with contextlib.suppress(ProcessLookupError):
@@ -264,10 +270,7 @@ def test_killing_the_launchers_process_group_stops_its_worker(tmp_path):
         tree = _process_tree(launcher.pid)
         os.killpg(launcher.pid, signal.SIGKILL)
         launcher.wait()
-        deadline = time.monotonic() + 60
-        while any(_alive(pid) for pid in tree) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert not any(_alive(pid) for pid in tree), "a worker outlived its killed launcher's process group"
+        assert _all_gone(tree, within=60), "a worker outlived its killed launcher's process group"
     finally:
         for pid in tree:
             with contextlib.suppress(ProcessLookupError):
@@ -276,3 +279,26 @@ def test_killing_the_launchers_process_group_stops_its_worker(tmp_path):
     (train_dir,) = runs.glob("*/*/train")
     assert not (train_dir / "DONE").exists()
     assert read_rows(train_dir / "metrics.jsonl")[-1]["step"] < 40
+
+
+def test_a_damaged_latest_checkpoint_is_set_aside_and_the_run_resumes_from_the_newest_intact_one(
+    reference_run, tmp_path, capsys
+):
+    """The issue's reproduction: truncate a .distcp file of the latest step, rerun."""
+    bundle = tmp_path / reference_run.parent.name / reference_run.name
+    shutil.copytree(reference_run, bundle)
+    checkpoints = bundle / "train" / "checkpoint"
+    latest = max(int(p.name.split("-")[1]) for p in checkpoints.glob("step-*"))
+    assert (checkpoints / f"step-{latest}" / ".primus-intact.json").is_file()
+    (data,) = (checkpoints / f"step-{latest}").glob("*.distcp")
+    with data.open("r+b") as handle:
+        handle.truncate(data.stat().st_size // 2)
+    (bundle / "train" / "DONE").unlink()
+
+    assert train(bundle) == 0
+    out = capsys.readouterr().out
+    assert f"checkpoint step-{latest} is damaged ({data.name} is " in out
+    assert f"resuming from the newest intact checkpoint, step-{latest - 2}" in out
+    assert f"Training starts at step {latest - 1}" in (bundle / "train" / "train.log").read_text()
+    assert (bundle / "train" / "checkpoint.damaged" / f"step-{latest}").is_dir()
+    assert deterministic_columns(bundle) == deterministic_columns(reference_run)

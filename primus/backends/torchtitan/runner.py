@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from primus.backends.torchtitan.backend import TorchTitanBackend
+from primus.backends.torchtitan.checkpoint_integrity import newest_intact, set_aside_damaged
 from primus.backends.torchtitan.launch import (
     environment_for_launch,
     launch_command,
@@ -161,6 +162,25 @@ def _refuse_escaping_paths(job: dict[str, Any], bundle: Path) -> None:
         )
 
 
+def _set_aside_damaged_checkpoints(job: dict[str, Any], train_dir: Path) -> None:
+    """Move damaged ``step-N`` folders aside and say which checkpoint the run resumes from."""
+    checkpoint = job.get("checkpoint", {})
+    if not checkpoint.get("enable"):
+        return
+    folder = train_dir / checkpoint.get("folder", "checkpoint")
+    moved = set_aside_damaged(folder)
+    for step, reason, target in moved:
+        print(f"checkpoint step-{step} is damaged ({reason}); moved to {target}", flush=True)
+    if moved:
+        newest = newest_intact(folder)
+        where = (
+            f"the newest intact checkpoint, step-{newest}"
+            if newest is not None
+            else "step 0 (none is intact)"
+        )
+        print(f"resuming from {where}", flush=True)
+
+
 def _die_with_parent() -> None:
     """In the torchrun child: get SIGTERM when the train process dies (torchrun then stops its workers)."""
     try:
@@ -204,6 +224,8 @@ def train(bundle: Path, *, dry_run: bool = False) -> int:
     _refuse_escaping_paths(job, bundle)
     steps = int(job.get("training", {}).get("steps", 0) or 0)
     train_dir = bundle / TRAIN_DIR
+    if launch_settings(os.environ).node_rank == 0:  # one node checks the shared checkpoint folder
+        _set_aside_damaged_checkpoints(job, train_dir)
     if _finished_without_marker(job, train_dir, steps):
         # Killed in the seconds between TorchTitan's last-step save and the DONE marker: the training is
         # complete, and its last checkpoint may be model-only (checkpoint.last_save_model_only), which

@@ -22,6 +22,7 @@ from typing import Any
 import torch
 import torchtitan.protocols.train_spec as train_spec_module
 import yaml
+from torchtitan.components.checkpoint import AsyncMode
 from torchtitan.components.metrics import (
     BaseLogger,
     LoggerContainer,
@@ -32,6 +33,7 @@ from torchtitan.tools.logging import logger
 from torchtitan.tools.utils import NoColor
 from torchtitan.train import Trainer
 
+from primus.backends.torchtitan.checkpoint_integrity import DCP_METADATA, write_manifest
 from primus.backends.torchtitan.metrics_file import (
     DATA_LOADING_SUMMARY,
     append_row,
@@ -165,6 +167,23 @@ class PrimusTrainer(Trainer):
         train_spec_module.register_train_spec(name, spec)
         self._training_started = False
         super().__init__(job_config)
+        self._record_intact_checkpoints()
+
+    def _record_intact_checkpoints(self) -> None:
+        """After each completed synchronous save, rank 0 writes the checkpoint's integrity manifest."""
+        checkpointer = getattr(self, "checkpointer", None)
+        if checkpointer is None or not checkpointer.enable or checkpointer.async_mode != AsyncMode.DISABLED:
+            return  # async saves finish in the background: those checkpoints stay unverified
+        save = checkpointer.save
+
+        def save_and_record(curr_step: int, last_step: bool = False) -> None:
+            saving = checkpointer._should_save(curr_step, last_step)  # TorchTitan 0.2.2's own rule
+            save(curr_step, last_step)
+            folder = Path(checkpointer._create_checkpoint_id(curr_step))
+            if saving and _is_rank_zero() and (folder / DCP_METADATA).is_file():
+                write_manifest(folder)
+
+        checkpointer.save = save_and_record
 
     def should_continue_training(self) -> bool:
         # TorchTitan asks this first right after loading the checkpoint: self.step is the resumed step.
