@@ -111,6 +111,9 @@ def test_each_point_trains_in_its_own_bundle_and_passes(swept):
     workdir, first, _, _ = swept
     assert len(trained_bundles(first)) == 2
     assert "sweep lr: 2 points, every point PASS" in first
+    # -c2 with one core per training: the second point starts before the first one finishes.
+    starts = [m.start() for m in re.finditer(r"rule train_model:", first)]
+    assert len(starts) == 2 and starts[1] < first.index("(Rule: train_model)")
     for bundle in trained_bundles(first):
         assert json.loads((workdir / bundle / "verify/verdict.json").read_text())["passed"] is True
 
