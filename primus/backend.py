@@ -59,6 +59,11 @@ class Backend(Protocol):
         framework: seconds)."""
         ...
 
+    def no_effect_warnings(self, get: Callable[[str], Any], moe: bool) -> list[tuple[str, str, str]]:
+        """``(dotted key, message, hint)`` for each key of a config (``get(key)`` -> its effective value)
+        that would act in Primus but has no effect with this backend (``moe``: the model has experts)."""
+        ...
+
     def default_of(self, dotted_key: str) -> Any:
         """The framework's default for one field (``training.steps`` -> 10000); KeyError when unknown."""
         ...

@@ -13,6 +13,7 @@ Every CONFIG argument is a path to an experiment YAML or an experiment name look
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
@@ -367,6 +368,12 @@ def _freeze_and_train(config_path: str, overrides: Sequence[str], args: argparse
     # it is; a dry run reports the preflight problems instead of stopping.
     validated = _load_and_validate(config_path, overrides, args, preflight=False)
     resolved, config = validated.resolved, validated.config
+    cli_env = getattr(args, "launcher_env", None)
+    if cli_env:
+        from primus.config.run_env import parse_assignments
+
+        # direct --env: part of the run like the experiment's env: (command line wins); bundle and hash
+        resolved.envelope["env"] = {**(resolved.envelope.get("env") or {}), **parse_assignments(cli_env)}
     image_id = stages.read_image_id(getattr(args, "image_id_file", None))
     runs_dir = _runs_dir(args)
     model = config.get("model", {})
@@ -543,6 +550,7 @@ def direct_parser() -> argparse.ArgumentParser:
     sub.add_argument("--configs-root", help="folder with modules/, models/, platforms/")
     sub.add_argument("--image-id-file", help="image ID recorded by `primus-cli container build`")
     sub.add_argument("--strict", action="store_true", help=STRICT_HELP)
+    _add_launcher_options(sub, dry_run=False)
     return sub
 
 
@@ -552,18 +560,113 @@ def _direct_options_help() -> str:
     return text[text.index("options:") :] if "options:" in text else text
 
 
+#: Options of Primus's own ``primus-cli direct`` launcher, given before ``--`` (also accepted after
+#: ``train pretrain``): where its output is teed, and environment variables for the training processes.
+LAUNCHER_OPTIONS = ("--log_file", "--env", "--dry-run")
+
+
+def _add_launcher_options(parser: argparse.ArgumentParser, *, dry_run: bool = True) -> None:
+    parser.add_argument(
+        "--log_file", "--log-file", dest="log_file", metavar="PATH", help="also write all output to PATH"
+    )
+    parser.add_argument(
+        "--env",
+        dest="launcher_env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an environment variable for the training processes (repeatable); recorded in the bundle",
+    )
+    if dry_run:
+        parser.add_argument(
+            "--dry-run", dest="launcher_dry_run", action="store_true", help="as --dry-run after the command"
+        )
+
+
+def _unknown_launcher_option(option: str) -> PrimusError:
+    name = option.split("=", 1)[0]
+    close = suggest(name, [*LAUNCHER_OPTIONS, "--config", "--strict", "--runs-dir", "--configs-root"])
+    return PrimusError(
+        f"unknown option '{name}' of primus-cli direct",
+        file="<command line>",
+        key=name.lstrip("-"),
+        hint=did_you_mean(close)
+        or f"launcher options: {', '.join(LAUNCHER_OPTIONS)}; config overrides are --section.key VALUE",
+    )
+
+
 def cmd_direct(args: argparse.Namespace) -> int:
-    """Primus's launcher form: ``primus-cli direct -- train pretrain --config FILE [overrides]``."""
+    """Primus's launcher form: ``primus-cli direct [--log_file PATH] [--env K=V] -- train pretrain
+    --config FILE [overrides]``."""
     words = list(args.rest)
     if words[:1] == ["--"]:
         words = words[1:]
     if words[:2] != ["train", "pretrain"]:
+        if words and words[0].startswith("-"):
+            raise _unknown_launcher_option(words[0])
         raise PrimusError(
             f"unsupported command after 'direct --': {' '.join(words) or '(nothing)'}",
             hint="primus-cli direct -- train pretrain --config examples/torchtitan/configs/CPU/...yaml",
         )
     known, extra = direct_parser().parse_known_args(words[2:])
-    return _freeze_and_train(known.config, _split_overrides(extra), known)
+    overrides = _split_overrides(extra)
+    module_keys = set(schema_module_keys())
+    for item in overrides:
+        # an override names a dotted config key (--training.steps) or a module-level key (--sink_level)
+        name = item[2:].split("=", 1)[0] if item.startswith("--") else None
+        if name is not None and "." not in name and name not in module_keys:
+            raise _unknown_launcher_option(item)
+    known.dry_run = known.dry_run or args.launcher_dry_run
+    known.launcher_env = [*args.launcher_env, *known.launcher_env]
+    log_file = known.log_file or args.log_file
+    if not log_file:
+        return _freeze_and_train(known.config, overrides, known)
+    with _tee(Path(log_file)):
+        return _freeze_and_train(known.config, overrides, known)
+
+
+def schema_module_keys() -> list[str]:
+    from primus.validate import schema
+
+    return list(schema.schema()["module"])
+
+
+@contextlib.contextmanager
+def _tee(path: Path):
+    """stdout and stderr also go to ``path`` (Primus's ``--log_file``), appended, until the block ends."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = path.open("a", encoding="utf-8")
+    except OSError as error:
+        raise PrimusError(
+            f"cannot write the log file {path}: {error.strerror}",
+            file=str(path),
+            key="log_file",
+            hint="give --log_file a path in a writable folder",
+        ) from None
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _Tee(saved[0], handle), _Tee(saved[1], handle)
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved
+        handle.close()
+
+
+class _Tee:
+    def __init__(self, stream, copy) -> None:
+        self.stream, self.copy = stream, copy
+
+    def write(self, text: str) -> int:
+        self.copy.write(text)
+        return self.stream.write(text)
+
+    def flush(self) -> None:
+        self.copy.flush()
+        self.stream.flush()
+
+    def __getattr__(self, name: str):
+        return getattr(self.stream, name)
 
 
 def cmd_completion(args: argparse.Namespace) -> int:
@@ -852,6 +955,7 @@ def build_parser() -> argparse.ArgumentParser:
         add_help=False,
     )
     command.add_argument("-h", "--help", action="help", help=argparse.SUPPRESS)
+    _add_launcher_options(command)
     command.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     command.set_defaults(func=cmd_direct)
 
@@ -880,6 +984,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     _autocomplete(parser)
     args, extra = parser.parse_known_args(argv)
+    if extra and args.command == "direct":
+        raise _unknown_launcher_option(extra[0])
     if extra:
         if args.command not in _TAKES_OVERRIDES:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")

@@ -94,3 +94,12 @@ def slurm_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         yield folder
     finally:
         subprocess.run([str(SLURM_DIR / "stop-cluster.sh"), str(folder)], timeout=120)
+
+
+@pytest.fixture
+def isolated_cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """No world size or configs root from the caller's environment; bundles go to ``tmp_path/runs``."""
+    for name in ("WORLD_SIZE", "NNODES", "GPUS_PER_NODE", "PRIMUS_CONFIGS_ROOT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PRIMUS_RUNS_DIR", str(tmp_path / "runs"))
+    return tmp_path / "runs"

@@ -21,11 +21,7 @@ WARNING = (
 )
 
 
-@pytest.fixture(autouse=True)
-def _quiet_environment(monkeypatch, tmp_path):
-    for name in ("WORLD_SIZE", "NNODES", "GPUS_PER_NODE", "PRIMUS_CONFIGS_ROOT"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("PRIMUS_RUNS_DIR", str(tmp_path / "runs"))
+pytestmark = pytest.mark.usefixtures("isolated_cli")
 
 
 def test_validate_prints_the_warning_and_exits_0(capsys):

@@ -82,7 +82,7 @@ BAD_EXPERIMENTS = [
         (),
         UnknownKeyError,
         "exp.yaml:10: workspce: Key 'workspce' not in the experiment. Did you mean: 'workspace'?\n"
-        "  hint: valid keys: work_group, user_name, exp_name, workspace, platform, modules",
+        "  hint: valid keys: work_group, user_name, exp_name, workspace, platform, env, modules",
     ),
     (
         "missing-envelope-keys-reported-together",

@@ -1,4 +1,4 @@
-"""``model.<arch arg>`` overrides (Primus's ``--model.n_layers 4``): checked before launch, applied to training.
+"""``model.<arch arg>`` overrides (Primus's ``--model.n_layers 4``): checked before launch, then applied.
 
 Each bad input is a case of one table (exit 2, file:line, no traceback, nothing written); the architecture
 they give is what every cross-field check, the dry run and ``primus-cli models`` see; one tiny CPU run
@@ -24,11 +24,7 @@ CPU_DEFAULT = REPO / "examples/torchtitan/configs/CPU/llama3_debugmodel-pretrain
 LLAMA_8B = REPO / "examples/torchtitan/configs/MI300X/llama3.1_8B-BF16-pretrain.yaml"
 
 
-@pytest.fixture(autouse=True)
-def _quiet_environment(monkeypatch, tmp_path):
-    for name in ("WORLD_SIZE", "NNODES", "GPUS_PER_NODE", "PRIMUS_CONFIGS_ROOT"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("PRIMUS_RUNS_DIR", str(tmp_path / "runs"))
+pytestmark = pytest.mark.usefixtures("isolated_cli")
 
 
 def _experiment(tmp_path: Path, model_lines: str) -> Path:

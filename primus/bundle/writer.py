@@ -172,6 +172,8 @@ def render_bundle(
                 "cli_overrides": list(resolved.cli_overrides),
                 "inputs": input_digests(resolved.inputs),
                 "env": env,
+                # the experiment's env: (and direct --env), set for the training processes
+                "run_env": dict(sorted((resolved.envelope.get("env") or {}).items())),
                 "packages": versions,
                 "runtime": runtime_record(image_id),
                 "git": git_state(Path(resolved.path).resolve()),

@@ -7,6 +7,7 @@ from typing import Any
 from primus.config.model import ENVELOPE_OPTIONAL, ENVELOPE_REQUIRED
 from primus.config.paths import FOLDER_NAME_HINT, folder_name_problem
 from primus.config.problems import unknown_key
+from primus.config.run_env import check_env
 from primus.config.yaml_io import LineDict, kind_of, to_plain
 from primus.errors import (
     ConfigTypeError,
@@ -74,6 +75,8 @@ def check_envelope(document: LineDict, file: str) -> list[PrimusError]:
                     hint=FOLDER_NAME_HINT,
                 )
             )
+    if "env" in document:
+        errors.extend(check_env(document["env"], *document.origin_of("env"))[1])
     if "modules" not in document:
         errors.append(
             MissingKeyError(

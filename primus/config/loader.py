@@ -37,6 +37,7 @@ from primus.config.paths import (
 )
 from primus.config.platform import load_platform
 from primus.config.problems import Problems, raise_all
+from primus.config.run_env import check_env
 from primus.config.yaml_io import LineDict
 from primus.errors import (
     ConfigFileNotFoundError,
@@ -134,6 +135,8 @@ def load_experiment(
     envelope: dict[str, Any] = {key: as_text(document[key]) for key in ENVELOPE_REQUIRED}
     if document.get("platform") is not None:
         envelope["platform"] = load_platform(session, root, document["platform"], document)
+    if document.get("env"):
+        envelope["env"] = check_env(document["env"], *document.origin_of("env"))[0]
 
     layered = LayeredConfig()
     module_documents = session.chain(module_path)

@@ -20,7 +20,7 @@ LAYERS = (
 
 #: Keys of the experiment file's top level ("the envelope").
 ENVELOPE_REQUIRED = ("work_group", "user_name", "exp_name", "workspace")
-ENVELOPE_OPTIONAL = ("platform", "modules")
+ENVELOPE_OPTIONAL = ("platform", "env", "modules")
 
 
 @dataclass(frozen=True)

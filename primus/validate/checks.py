@@ -35,6 +35,7 @@ def check_all(config: dict[str, Any], report: Report, env: Mapping[str, str]) ->
         flavor = schema.with_overrides(flavor, schema.model_overrides(config))
         check_model_args(report, flavor)
     check_converters(values, report, flavor)
+    check_no_effect(values, report, flavor)
     check_positive_counts(values, report)
     check_parallelism(values, report, env, flavor)
     check_sequence(values, report, flavor)
@@ -130,6 +131,19 @@ def check_model_args(report: Report, flavor: schema.Flavor) -> None:
             value=moe["top_k"],
             hint=f"set model.moe_args.top_k to at most {moe['num_experts']}",
         )
+
+
+def check_no_effect(values: Values, report: Report, flavor: schema.Flavor | None) -> None:
+    """A warning for each key set to something Primus would act on but this backend does not."""
+    from primus.backend import backend_for
+
+    def get(key: str) -> Any:
+        got = values.all(key)  # None when the key (or its section) was rejected
+        return got[0] if got is not None else None
+
+    moe = bool(flavor.moe) if flavor is not None else False
+    for key, message, hint in backend_for().no_effect_warnings(get, moe):
+        report.warn(ConfigValueError, key, message, value=get(key), hint=hint)
 
 
 def _divisors(number: int) -> list[int]:

@@ -53,6 +53,11 @@ class TorchTitanBackend:
 
         return count_parameters(family, flavor, dict(overrides))
 
+    def no_effect_warnings(self, get: Callable[[str], Any], moe: bool) -> list[tuple[str, str, str]]:
+        from primus.backends.torchtitan.effects import no_effect_warnings
+
+        return no_effect_warnings(get, moe)
+
     def default_of(self, dotted_key: str) -> Any:
         schema = self.schema()
         spec = schema["fields"].get(dotted_key) or schema["module"].get(dotted_key)

@@ -21,6 +21,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from primus.backends.torchtitan.backend import TorchTitanBackend
 from primus.backends.torchtitan.checkpoint_integrity import newest_intact, set_aside_damaged
 from primus.backends.torchtitan.launch import (
@@ -30,12 +32,13 @@ from primus.backends.torchtitan.launch import (
     offline_environment,
     read_job_config,
 )
+from primus.backends.torchtitan.log_levels import SinkLevels, bundle_sink_levels
 from primus.backends.torchtitan.metrics_file import read_rows
 from primus.bundle.check import check_bundle, check_cached_assets
 
 # Names inside ``<bundle>/train/`` (the trainer writes metrics and DONE; this module writes the log).
 from primus.bundle.layout import DONE as DONE_FILE
-from primus.bundle.layout import JOB_TOML, TRAIN_DIR
+from primus.bundle.layout import JOB_TOML, RESOLVED, TRAIN_DIR
 from primus.bundle.layout import METRICS as METRICS_FILE
 from primus.bundle.layout import TRAIN_LOG as LOG_FILE
 from primus.errors import LaunchError
@@ -250,7 +253,14 @@ def train(bundle: Path, *, dry_run: bool = False) -> int:
                 hint="wait for it to finish (or stop it); a stopped run resumes from its checkpoint",
             ) from None
         _refuse_running_workers(train_dir)
-        return_code = _run_torchrun(argv, log_path, train_dir / METRICS_FILE, steps)
+        return_code = _run_torchrun(
+            argv,
+            log_path,
+            train_dir / METRICS_FILE,
+            steps,
+            levels=bundle_sink_levels(bundle),
+            run_env=bundle_run_env(bundle),
+        )
 
     if return_code != 0:
         raise LaunchError(
@@ -274,12 +284,30 @@ def train(bundle: Path, *, dry_run: bool = False) -> int:
     return 0
 
 
-def _run_torchrun(argv: list[str], log_path: Path, metrics_path: Path, steps: int) -> int:
-    """Run ``argv``; every output line goes to ``log_path``; this process's stdout shows the progress view.
+def bundle_run_env(bundle: Path) -> dict[str, str]:
+    """The experiment's ``env:`` as frozen in the bundle's resolved.yaml (validated names, string values)."""
+    document = yaml.safe_load((Path(bundle) / RESOLVED).read_text(encoding="utf-8")) or {}
+    env = (document.get("envelope") or {}).get("env") or {}
+    return {str(name): str(value) for name, value in env.items()}
 
-    TorchTitan's own lines stay in the log (a failure quotes its tail); the terminal, a pipe or Snakemake's
-    log shows step/total, loss, tokens/s and the ETA (``primus.progress``).
+
+def _run_torchrun(
+    argv: list[str],
+    log_path: Path,
+    metrics_path: Path,
+    steps: int,
+    *,
+    levels: SinkLevels | None = None,
+    run_env: dict[str, str] | None = None,
+) -> int:
+    """Run ``argv``; its output lines go to ``log_path``; this process's stdout shows the progress view.
+
+    TorchTitan's lines at or above the experiment's ``file_sink_level`` stay in the log (lines without a
+    level always do, so a failure quotes its tail), those at or above ``stderr_sink_level`` are echoed to
+    stderr; the terminal, a pipe or Snakemake's log shows step/total, loss, tokens/s and the ETA
+    (``primus.progress``).
     """
+    levels = levels or SinkLevels()
     print(f"training log: {log_path}", flush=True)
     progress = ProgressView(steps)
     with log_path.open("a", encoding="utf-8") as log:
@@ -291,7 +319,10 @@ def _run_torchrun(argv: list[str], log_path: Path, metrics_path: Path, steps: in
             argv,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
-            env={**environment_for_launch(), **offline_environment(metrics_path.parents[1])},
+            env={
+                **environment_for_launch({**os.environ, **(run_env or {})}),
+                **offline_environment(metrics_path.parents[1]),
+            },
             text=True,
             errors="replace",
             bufsize=1,
@@ -299,8 +330,13 @@ def _run_torchrun(argv: list[str], log_path: Path, metrics_path: Path, steps: in
         )
         try:
             for line in process.stdout or ():
-                log.write(line)
-                log.flush()
+                # file_sink_level / stderr_sink_level (sink_level: both) of the experiment
+                if levels.to_file(line):
+                    log.write(line)
+                    log.flush()
+                if levels.to_stderr(line):
+                    sys.stderr.write(line)
+                    sys.stderr.flush()
                 row = tail.changed()
                 if row is not None:
                     progress.update(row)
