@@ -14,30 +14,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from bench_validate import timed  # bench/ is on sys.path when a script here runs
 
 REPO = Path(__file__).resolve().parents[1]
 BASE = REPO / "examples/torchtitan/configs/CPU/llama3_debugmodel-pretrain.yaml"
 TARGETS_S = {100: 2.0, 1000: 10.0}
-
-
-def timed(argv: list[str], cwd: Path) -> tuple[float, float]:
-    """(wall seconds, CPU seconds of the child) for one run of ``argv``; fails loudly on a non-zero exit."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    result = subprocess.run(argv, cwd=cwd, capture_output=True, text=True)
-    wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if result.returncode != 0:
-        sys.exit(f"{' '.join(argv)} failed:\n{result.stdout}{result.stderr}")
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return wall, cpu
 
 
 def sweep_file(folder: Path, points: int) -> Path:

@@ -23,11 +23,11 @@ REPO = Path(__file__).resolve().parents[1]
 TARGET_S = 1.0
 
 
-def timed(argv: list[str]) -> tuple[float, float]:
+def timed(argv: list[str], cwd: Path = REPO) -> tuple[float, float]:
     """(wall seconds, CPU seconds of the child) for one run of ``argv``; fails loudly on a non-zero exit."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    result = subprocess.run(argv, cwd=REPO, capture_output=True, text=True)
+    result = subprocess.run(argv, cwd=cwd, capture_output=True, text=True)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if result.returncode != 0:
