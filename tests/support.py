@@ -5,8 +5,14 @@ Test files import it as ``from support import ...`` (pytest puts tests/ on sys.p
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import signal
+import subprocess
+import sys
 import textwrap
+import time
 from pathlib import Path
 from typing import Any
 
@@ -101,3 +107,87 @@ def freeze_config(runs_dir: Path, config: dict[str, Any]) -> Path:
     from primus.bundle import freeze
 
     return freeze(resolved(base={}), config, runs_dir=runs_dir, packages=TEST_PACKAGES)
+
+
+# ---------------------------------------------------------------------------------------------- kill -9
+
+
+def _latest_checkpoint(train_dir: Path) -> int:
+    steps = [
+        int(p.name.split("-")[1])
+        for p in (train_dir / "checkpoint").glob("step-*")
+        if (p / ".metadata").exists()
+    ]
+    return max(steps, default=0)
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and every descendant (torchrun starts its workers in their own sessions)."""
+    tree, index = [pid], 0
+    while index < len(tree):
+        for task in Path(f"/proc/{tree[index]}/task").glob("*"):
+            with contextlib.suppress(OSError):
+                tree += [int(child) for child in (task / "children").read_text().split()]
+        index += 1
+    return tree
+
+
+def alive(pid: int) -> bool:
+    """Running (not gone, not a zombie waiting to be reaped)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+def all_gone(pids: list[int], *, within: float) -> bool:
+    """True once none of ``pids`` is running, polling for at most ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return not any(alive(pid) for pid in pids)
+
+
+def kill_after_a_checkpoint(bundle: Path, steps: int) -> int:
+    """Train ``bundle`` in a child process and kill -9 it once a checkpoint (step 2 to ``steps`` - 3) is
+    written and a later step is logged; returns that checkpoint's step.
+
+    Only the train process is killed: torchrun gets SIGTERM (parent-death signal) and stops its worker,
+    which runs in a session of its own; the helper checks that none of them outlives it.
+    """
+    import pytest
+
+    from primus.backends.torchtitan.metrics_file import read_rows
+
+    train_dir = Path(bundle) / "train"
+    runner = subprocess.Popen(
+        [sys.executable, "-c", f"from primus.backends.torchtitan import train; train({str(bundle)!r})"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    tree: list[int] = []
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            checkpoint = _latest_checkpoint(train_dir)
+            logged = [row["step"] for row in read_rows(train_dir / "metrics.jsonl")]
+            if 2 <= checkpoint < steps - 2 and logged and logged[-1] > checkpoint:
+                break
+            assert runner.poll() is None, "the run ended before it could be killed"
+            time.sleep(0.05)
+        else:
+            pytest.fail("no checkpoint within 300 s")
+        tree = process_tree(runner.pid)
+        os.kill(runner.pid, signal.SIGKILL)
+        runner.wait()
+        assert all_gone(tree[1:], within=120), "torchrun or its worker outlived the train process"
+    finally:
+        for pid in process_tree(runner.pid) if runner.poll() is None else tree:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        runner.wait()
+    assert len(tree) >= 3  # train -> torchrun -> worker
+    assert not (train_dir / "DONE").exists()
+    assert read_rows(train_dir / "metrics.jsonl")[-1]["step"] > checkpoint
+    return checkpoint

@@ -15,12 +15,11 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from support import freeze_config
+from support import all_gone, freeze_config, kill_after_a_checkpoint, process_tree
 
 from primus.backends.torchtitan import train
 from primus.backends.torchtitan.metrics_file import read_rows
@@ -132,77 +131,10 @@ def test_running_a_complete_bundle_again_trains_nothing(reference_run, capsys):
     assert (reference_run / "train" / "metrics.jsonl").read_text() == before
 
 
-def _latest_checkpoint(train_dir: Path) -> int:
-    steps = [
-        int(p.name.split("-")[1])
-        for p in (train_dir / "checkpoint").glob("step-*")
-        if (p / ".metadata").exists()
-    ]
-    return max(steps, default=0)
-
-
-def _process_tree(pid: int) -> list[int]:
-    """``pid`` and every descendant (torchrun starts its workers in their own sessions)."""
-    tree, index = [pid], 0
-    while index < len(tree):
-        for task in Path(f"/proc/{tree[index]}/task").glob("*"):
-            with contextlib.suppress(OSError):
-                tree += [int(child) for child in (task / "children").read_text().split()]
-        index += 1
-    return tree
-
-
-def _alive(pid: int) -> bool:
-    """Running (not gone, not a zombie waiting to be reaped)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in ("Z", "X")
-
-
-def _all_gone(pids: list[int], *, within: float) -> bool:
-    """True once none of ``pids`` is running, polling for at most ``within`` seconds."""
-    deadline = time.monotonic() + within
-    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return not any(_alive(pid) for pid in pids)
-
-
 def test_a_run_killed_after_a_checkpoint_resumes_to_the_uninterrupted_metrics(reference_run, tmp_path):
     bundle = write_bundle(tmp_path / "bundle", **REFERENCE)
     train_dir = bundle / "train"
-    runner = subprocess.Popen(
-        [sys.executable, "-c", f"from primus.backends.torchtitan import train; train({str(bundle)!r})"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    tree: list[int] = []
-    try:
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
-            checkpoint = _latest_checkpoint(train_dir)
-            logged = [row["step"] for row in read_rows(train_dir / "metrics.jsonl")]
-            if 2 <= checkpoint < STEPS - 2 and logged and logged[-1] > checkpoint:
-                break
-            assert runner.poll() is None, "the run ended before it could be killed"
-            time.sleep(0.05)
-        else:
-            pytest.fail("no checkpoint within 300 s")
-        # kill -9 of the train process alone: torchrun gets SIGTERM (parent-death signal) and stops its
-        # worker, which runs in a session of its own.
-        tree = _process_tree(runner.pid)
-        os.kill(runner.pid, signal.SIGKILL)
-        runner.wait()
-        assert _all_gone(tree[1:], within=120), "torchrun or its worker outlived the train process"
-    finally:
-        for pid in _process_tree(runner.pid) if runner.poll() is None else tree:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        runner.wait()
-    assert len(tree) >= 3  # train -> torchrun -> worker
-    assert not (train_dir / "DONE").exists()
-    assert read_rows(train_dir / "metrics.jsonl")[-1]["step"] > checkpoint
+    checkpoint = kill_after_a_checkpoint(bundle, STEPS)  # kill -9 of the train process alone
 
     assert train(bundle) == 0
     assert deterministic_columns(bundle) == deterministic_columns(reference_run)
@@ -267,10 +199,10 @@ def test_killing_the_launchers_process_group_stops_its_worker(tmp_path):
             time.sleep(0.05)
         else:
             pytest.fail("no training step within 300 s")
-        tree = _process_tree(launcher.pid)
+        tree = process_tree(launcher.pid)
         os.killpg(launcher.pid, signal.SIGKILL)
         launcher.wait()
-        assert _all_gone(tree, within=60), "a worker outlived its killed launcher's process group"
+        assert all_gone(tree, within=60), "a worker outlived its killed launcher's process group"
     finally:
         for pid in tree:
             with contextlib.suppress(ProcessLookupError):
