@@ -23,8 +23,8 @@ rm -rf "$src"
 find_links=""
 if [ -n "$(ls /wheelhouse)" ]; then find_links="--find-links /wheelhouse"; fi
 # Holding torch at the base's version keeps pip from swapping in a CUDA build from PyPI.
-# shellcheck disable=SC2086  # find_links and PYTHON_PINS are lists of words on purpose
-pip install --no-cache-dir $find_links "torch==${torch_version}" "torchtitan==${TORCHTITAN_VERSION}" ${PYTHON_PINS}
+# shellcheck disable=SC2086  # find_links, PYTHON_PINS and ROCM_PINS are lists of words on purpose
+pip install --no-cache-dir $find_links "torch==${torch_version}" "torchtitan==${TORCHTITAN_VERSION}" ${PYTHON_PINS} ${ROCM_PINS}
 # find_spec locates the packages without importing them: importing aiter or primus_turbo may probe for a GPU,
 # which a build machine need not have.
-python3 -c 'import importlib.util as u, sys; sys.exit(0 if all(u.find_spec(m) for m in ("aiter", "primus_turbo", "torchtitan")) else 1)'
+python3 -c 'import importlib.util as u, sys; sys.exit(0 if all(u.find_spec(m) for m in ("aiter", "primus_turbo", "torchtitan", "torchao")) else 1)'

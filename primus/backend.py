@@ -64,6 +64,10 @@ class Backend(Protocol):
         that would act in Primus but has no effect with this backend (``moe``: the model has experts)."""
         ...
 
+    def converter_packages(self) -> dict[str, str]:
+        """Converter name -> the Python package it imports at model build time (checked before launch)."""
+        ...
+
     def default_of(self, dotted_key: str) -> Any:
         """The framework's default for one field (``training.steps`` -> 10000); KeyError when unknown."""
         ...

@@ -29,6 +29,7 @@ _REQUIRED = (
     "rocm.primus_turbo.commit",
     "rocm.aiter.repo",
     "rocm.aiter.commit",
+    "rocm.python_packages",
     "cpu.debian_suite",
     "cpu.debian_mirror",
     "cpu.debian_variant",
@@ -167,6 +168,9 @@ def build_args(
         "TORCHTITAN_VERSION": str(lock.get("python.torchtitan")),
         "TRITON_VERSION": str(lock.get("python.triton")),
         "PYTHON_PINS": " ".join(pin for pin in lock.python_pins() if not pin.startswith("torchtitan==")),
+        "ROCM_PINS": " ".join(
+            f"{name}=={version}" for name, version in sorted(lock.get("rocm.python_packages").items())
+        ),
         "WHEELHOUSE_DIGEST": wheelhouse_digest,
         "REVISION": revision,
     }

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from primus.backend import backend_for
 from primus.config.model import Origin
 from primus.errors import PreflightError
 from primus.validate import schema
@@ -143,6 +144,18 @@ def preflight(
             "Primus-Turbo exists only for ROCm GPUs: train inside the ROCm container "
             "(snakemake train --config runtime=container), or remove 'primus_turbo' from model.converters",
         )
+    packages = backend_for().converter_packages()
+    for name in converters:
+        package = packages.get(name)
+        if name != "primus_turbo" and package and importlib.util.find_spec(package) is None:
+            # TorchTitan imports it only when it builds the model, after torchrun and process groups start
+            fail(
+                "model.converters",
+                f"converter '{name}' needs the {package} package, which is not importable here",
+                converters,
+                f"train inside the ROCm container (it ships {package}, pinned in containers/lock.yaml), "
+                f"pip install {package} into this environment, or remove '{name}' from model.converters",
+            )
 
     _check_assets(config, base_dir, fail)
 

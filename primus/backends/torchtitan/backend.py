@@ -58,6 +58,11 @@ class TorchTitanBackend:
 
         return no_effect_warnings(get, moe)
 
+    def converter_packages(self) -> dict[str, str]:
+        from primus.backends.torchtitan.effects import CONVERTER_PACKAGES
+
+        return dict(CONVERTER_PACKAGES)
+
     def default_of(self, dotted_key: str) -> Any:
         schema = self.schema()
         spec = schema["fields"].get(dotted_key) or schema["module"].get(dotted_key)

@@ -30,6 +30,16 @@ REPLACED = {
     "job.config_file": "the launcher passes --job.config_file <bundle>/job_config.toml",
 }
 
+#: Python packages each converter imports when TorchTitan builds the model (after torchrun has started):
+#: preflight checks them before launch, and the ROCm image installs them (containers/lock.yaml).
+CONVERTER_PACKAGES = {
+    "primus_turbo": "primus_turbo",
+    "quantize.linear.float8": "torchao",
+    "quantize.linear.mx": "torchao",
+    "quantize.grouped_mm.float8": "torchao",
+    "quantize.grouped_mm.mx": "torchao",
+}
+
 Getter = Callable[[str], Any]
 
 _TURBO_KERNELS = (

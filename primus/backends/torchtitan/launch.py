@@ -322,7 +322,20 @@ def check_cpu_layout(job: Mapping[str, Any], bundle: Path, env: Mapping[str, str
 
 def check_converters(job: Mapping[str, Any], bundle: Path) -> None:
     """Fail before launch when a converter needs a package this host does not have."""
+    from primus.backends.torchtitan.effects import CONVERTER_PACKAGES
+
     converters = job.get("model", {}).get("converters", []) or []
+    for name in converters:
+        package = CONVERTER_PACKAGES.get(name)
+        if name != TURBO_CONVERTER and package and importlib.util.find_spec(package) is None:
+            raise LaunchError(
+                f"converter '{name}' needs the {package} package, which is not importable here",
+                file=str(Path(bundle) / JOB_TOML),
+                key="model.converters",
+                value=list(converters),
+                hint=f"train inside the ROCm container (it ships {package}), pip install {package}, "
+                f"or drop '{name}' from model.converters",
+            )
     if TURBO_CONVERTER in converters and importlib.util.find_spec(TURBO_CONVERTER) is None:
         raise LaunchError(
             "model.converters asks for primus_turbo, but the primus_turbo package is not importable here",
