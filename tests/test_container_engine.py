@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -133,6 +134,22 @@ def test_train_run_command_mounts_the_bundle_and_trains_it_inside(tmp_path, monk
         "--env", "HOME=/tmp", "--env", "PRIMUS_IMAGE_ID=sha256:feed",
         "sha256:feed", "primus-cli", "train", "--bundle", target,
     ]  # fmt: skip
+
+
+@needs_podman
+def test_a_bundle_pinning_assets_trains_with_the_asset_cache_mounted_read_only(tmp_path, monkeypatch):
+    monkeypatch.setenv("PRIMUS_DATA_PATH", str(tmp_path / "data"))
+    bundle = tmp_path / "runs" / "exp" / "0123abcd"
+    bundle.mkdir(parents=True)
+    pins = {
+        "tokenizer": {"source": "hub", "repo": "o/t", "revision": "c" * 40, "files": {"tokenizer.json": "0"}}
+    }
+    (bundle / "lock.json").write_text(json.dumps({"assets": pins}))
+    argv = containers.run_command(
+        bundle, image_id="sha256:feed", engine="podman", gpu=False, project_root=ROOT
+    )
+    assert f"{tmp_path / 'data' / 'assets'}:/primus-data/assets:ro" in argv
+    assert argv[argv.index("PRIMUS_DATA_PATH=/primus-data") - 1] == "--env"
 
 
 @needs_podman

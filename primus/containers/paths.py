@@ -12,6 +12,8 @@ from primus.errors import ContainerError
 
 #: Where run() mounts a bundle inside the container: /runs/<exp_name>/<hash>.
 CONTAINER_RUNS_DIR = "/runs"
+#: ``PRIMUS_DATA_PATH`` inside the image: the host's asset cache is mounted read-only at ``<it>/assets``.
+CONTAINER_DATA_DIR = "/primus-data"
 
 
 def find_project_root(start: Path | None = None) -> Path:

@@ -8,7 +8,13 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from primus.containers.engine import Engine, Mount, RunSpec, select_engine
-from primus.containers.paths import CONTAINER_RUNS_DIR, find_project_root, image_id_file, read_image_id
+from primus.containers.paths import (
+    CONTAINER_DATA_DIR,
+    CONTAINER_RUNS_DIR,
+    find_project_root,
+    image_id_file,
+    read_image_id,
+)
 from primus.errors import ContainerError
 
 
@@ -29,19 +35,42 @@ def _run_spec(
         )
     target = f"{CONTAINER_RUNS_DIR}/{bundle.parent.name}/{bundle.name}"
     use_gpu = Path("/dev/kfd").exists() if gpu is None else gpu
+    # HOME: the caller's uid has no home folder in the image. PRIMUS_IMAGE_ID: the runtime identity the
+    # bundle's lock records for a container run.
+    env = {"HOME": "/tmp", "PRIMUS_IMAGE_ID": image}
+    asset_mounts = []
+    if _pins_cached_assets(bundle):
+        # The tokenizer/data the bundle pins are read from the host's asset cache, read-only, by digest.
+        from primus.assets import cache_root
+
+        asset_mounts.append(Mount(cache_root(), f"{CONTAINER_DATA_DIR}/assets", writable=False))
+        env["PRIMUS_DATA_PATH"] = CONTAINER_DATA_DIR
     return RunSpec(
         image=image,
         argv=["primus-cli", "train", "--bundle", target],
-        mounts=[Mount(bundle, target), *mounts],
-        # HOME: the caller's uid has no home folder in the image. PRIMUS_IMAGE_ID: the runtime identity the
-        # bundle's lock records for a container run.
-        env={"HOME": "/tmp", "PRIMUS_IMAGE_ID": image},
+        mounts=[Mount(bundle, target), *asset_mounts, *mounts],
+        env=env,
         gpu=use_gpu,
         shm_size=shm_size or ("64g" if use_gpu else "2g"),
         network=network,
         user=f"{os.getuid()}:{os.getgid()}",
         workdir=target,
     )
+
+
+def _pins_cached_assets(bundle: Path) -> bool:
+    """True when the bundle's lock.json pins tokenizer/data files (read from the asset cache)."""
+    import json
+
+    from primus.assets import pins_from_lock
+    from primus.bundle.layout import LOCK
+
+    try:
+        lock = json.loads((bundle / LOCK).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    assets = lock.get("assets") if isinstance(lock, dict) else None
+    return any(pin.files for pin in pins_from_lock(assets if isinstance(assets, dict) else None))
 
 
 @contextlib.contextmanager
