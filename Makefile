@@ -19,7 +19,7 @@ SMKVARS  = $(if $(filter default,$(EXP)),,exp=$(EXP)) $(if $(PLATFORM),platform=
 SMKCFG   = $(if $(strip $(SMKVARS)),--config $(strip $(SMKVARS)))
 STAMP   := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
 
-.PHONY: setup validate resolve container train sweep verify report test bench lint format clean
+.PHONY: setup validate resolve container train sweep verify report test test-fast bench lint format clean
 
 setup: $(STAMP)
 
@@ -55,6 +55,9 @@ report: setup        ## HTML report with the verdict and loss plot (with SWEEP=P
 
 test: setup
 	$(BIN)/pytest -q
+
+test-fast: setup     ## unit tests only (no Snakemake, torchrun, containers, SLURM or torch import): under a minute
+	$(BIN)/pytest -q -m "not slow and not integration and not slurm and not container"
 
 bench: setup         ## speed targets; writes bench/RESULTS.md
 	$(BIN)/python bench/run_all.py

@@ -8,6 +8,11 @@
   shortened to ``steps`` steps (warmup 1, checkpoint every 3) as ``folder/llama3_tiny.yaml``; returns it.
 - ``slurm_cluster``: (session) a one-node SLURM cluster on loopback, started from tests/slurm/ and stopped
   at the end; skips when slurm-wlm and munge are not installed or when not run as root.
+
+Markers handled here: ``needs_shared("<part>")`` skips a test where ``../shared/<part>`` (support.SHARED) is
+absent, the one place that says so; ``integration`` is given to every test of ``INTEGRATION_MODULES`` and to
+the tests named in ``INTEGRATION_TESTS`` (they start processes or import torch), which ``make test-fast``
+leaves out.
 """
 
 from __future__ import annotations
@@ -29,6 +34,47 @@ CPU_DEFAULT = REPO / "examples/torchtitan/configs/CPU/llama3_debugmodel-pretrain
 @pytest.fixture(scope="session")
 def repo() -> Path:
     return REPO
+
+
+#: Test files that start Snakemake, torchrun, podman, nix or a wheel build, or import torch/TorchTitan.
+INTEGRATION_MODULES = frozenset(
+    {
+        "test_backend_cpu_runtime",
+        "test_backend_mock_data",
+        "test_container_build",
+        "test_container_context",
+        "test_flake",
+        "test_schema_snapshot",
+        "test_slurm",
+        "test_sweep_workflow",
+        "test_train_run",
+        "test_workflow",
+        "test_workflow_quoting",
+    }
+)
+#: Single tests elsewhere that do the same (TorchTitan's own ConfigManager reads what we wrote).
+INTEGRATION_TESTS = frozenset(
+    {
+        "test_every_shipped_example_is_read_by_torchtitans_config_manager_value_for_value",
+        "test_reference_experiment_reaches_torchtitans_config_manager_intact",
+    }
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        module = item.path.stem if item.path else ""
+        if module in INTEGRATION_MODULES or getattr(item, "originalname", item.name) in INTEGRATION_TESTS:
+            item.add_marker(pytest.mark.integration)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    from support import SHARED
+
+    for marker in item.iter_markers("needs_shared"):
+        part = SHARED / marker.args[0]
+        if not part.exists():
+            pytest.skip(f"needs {part} (../shared/ beside the repository, or set PRIMUS_SHARED_DIR)")
 
 
 def run_snakemake(

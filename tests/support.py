@@ -17,7 +17,15 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-SEED_GUIDE = REPO.parent / "shared" / "seeds" / "adding-a-torchtitan-model-config.md"
+#: The team's shared folder beside the repository (``$PRIMUS_SHARED_DIR`` elsewhere): the Primus reference
+#: corpus and the seed guide. Tests that need a part of it carry ``@pytest.mark.needs_shared("<part>")``
+#: and are skipped, with that one reason, where it is absent (conftest.py).
+SHARED = Path(os.environ.get("PRIMUS_SHARED_DIR") or REPO.parent / "shared")
+#: An unmodified copy of Primus v26.5 (its configs and examples).
+REFERENCE_PART = "reference/primus-v26.5"
+REFERENCE = SHARED / REFERENCE_PART
+SEED_GUIDE_PART = "seeds/adding-a-torchtitan-model-config.md"
+SEED_GUIDE = SHARED / SEED_GUIDE_PART
 
 #: The seed guide's section 3 template, byte for byte (also the shipped qwen3_8B.yaml).
 GUIDE_MODEL_PRESET = """\

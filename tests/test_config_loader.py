@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from support import REFERENCE, REFERENCE_PART
 
 from primus.config import LAYERS, Origin, Setting, display_path, load_experiment
 from primus.config.paths import PACKAGE_CONFIGS
@@ -30,9 +31,6 @@ from primus.errors import (
 )
 
 ASSETS = Path(__file__).parent / "assets" / "config"
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "primus-v26.5"
-if not REFERENCE.is_dir():
-    REFERENCE = Path("/work/shared/reference/primus-v26.5")
 
 EXPERIMENT = """\
 work_group: amd
@@ -636,7 +634,7 @@ def test_importing_the_loader_does_not_import_torch():
 
 # ---- the reference corpus (Primus v26.5's own files) -------------------------------------------------------
 
-needs_reference = pytest.mark.skipif(not REFERENCE.is_dir(), reason="shared/reference/primus-v26.5 is absent")
+needs_reference = pytest.mark.needs_shared(REFERENCE_PART)
 REFERENCE_EXPERIMENTS = sorted((REFERENCE / "examples" / "torchtitan" / "configs").rglob("*.yaml"))
 
 

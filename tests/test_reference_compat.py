@@ -28,16 +28,12 @@ from typing import Any
 
 import pytest
 import yaml
-from support import flatten
+from support import REFERENCE, REFERENCE_PART, flatten
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "primus-v26.5"
 CONFIGS_ROOT = REFERENCE / "primus" / "configs"
 EXAMPLES = REFERENCE / "examples" / "torchtitan" / "configs" / "MI300X"
 
-pytestmark = pytest.mark.skipif(
-    not EXAMPLES.is_dir(),
-    reason=f"Primus reference corpus not found at {REFERENCE} (it lives beside the repo)",
-)
+pytestmark = pytest.mark.needs_shared(REFERENCE_PART)
 
 #: Empty environment: every ${VAR:default} takes its default and no WORLD_SIZE is seen, whatever the
 #: test runner's environment holds.

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from support import GUIDE_EXPERIMENT, GUIDE_MODEL_PRESET, SEED_GUIDE, guide_section_yaml
+from support import GUIDE_EXPERIMENT, GUIDE_MODEL_PRESET, SEED_GUIDE, SEED_GUIDE_PART, guide_section_yaml
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE_CONFIGS = REPO / "primus" / "configs"
@@ -47,9 +47,8 @@ def workspace(tmp_path, guide_files) -> dict[str, Path]:
     return {"root": tmp_path, "configs": configs, "preset": preset, "experiment": experiment}
 
 
+@pytest.mark.needs_shared(SEED_GUIDE_PART)
 def test_guide_files_match_the_copies_in_this_test(guide_files):
-    if not SEED_GUIDE.is_file():
-        pytest.skip(f"seed guide not found at {SEED_GUIDE}")
     assert guide_files == (GUIDE_MODEL_PRESET, GUIDE_EXPERIMENT)
 
 

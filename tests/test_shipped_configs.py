@@ -16,7 +16,15 @@ from typing import Any
 
 import pytest
 import yaml
-from support import GUIDE_MODEL_PRESET, SEED_GUIDE, flatten, guide_yaml_blocks
+from support import (
+    GUIDE_MODEL_PRESET,
+    REFERENCE,
+    REFERENCE_PART,
+    SEED_GUIDE,
+    SEED_GUIDE_PART,
+    flatten,
+    guide_yaml_blocks,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "primus" / "configs"
@@ -117,10 +125,9 @@ def test_every_model_preset_is_used_by_at_least_one_example():
     assert unused == PRIMUS_ONLY_PRESETS
 
 
+@pytest.mark.needs_shared(REFERENCE_PART)
 def test_every_primus_v26_5_model_preset_ships_byte_for_byte():
-    reference = REPO.parent.parent / "shared" / "reference" / "primus-v26.5" / "primus" / "configs"
-    if not reference.is_dir():
-        pytest.skip(f"Primus reference corpus not found at {reference}")
+    reference = REFERENCE / "primus" / "configs"
     theirs = sorted((reference / "models" / "torchtitan").glob("*.yaml"))
     assert theirs
     differing = [p.name for p in theirs if (MODEL_PRESETS / p.name).read_bytes() != p.read_bytes()]
@@ -243,7 +250,7 @@ def test_shipped_qwen3_8B_preset_is_the_seed_guides_template_verbatim():
     assert (MODEL_PRESETS / "qwen3_8B.yaml").read_text(encoding="utf-8") == GUIDE_MODEL_PRESET
 
 
-@pytest.mark.skipif(not SEED_GUIDE.is_file(), reason=f"seed guide not found at {SEED_GUIDE}")
+@pytest.mark.needs_shared(SEED_GUIDE_PART)
 def test_seed_guide_still_shows_the_shipped_qwen3_8B_files():
     blocks = guide_yaml_blocks()
     assert GUIDE_MODEL_PRESET in blocks
@@ -292,9 +299,7 @@ def test_embedded_cpu_default_is_sized_for_two_cpu_cores_and_repeatable():
 
 
 def test_workflow_default_experiment_is_the_embedded_cpu_default():
-    workflow_config = REPO / "config" / "config.yaml"
-    if not workflow_config.is_file():
-        pytest.skip("config/config.yaml not written yet")
+    workflow_config = REPO / "config" / "config.yaml"  # its absence is the failure this test is for
     assert REPO / _read(workflow_config)["exp"] == CPU_DEFAULT
 
 
