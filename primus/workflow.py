@@ -409,7 +409,8 @@ def plan_workflow(workflow_config: Mapping[str, Any], *, root: Path = Path()) ->
         experiment = find_experiment(str(workflow_config.get("exp", "")), platform=platform, root=root)
         spec = single_run(experiment, overrides)
         overrides = ()
-    strict = bool(workflow_config.get("strict", False))
+    # --config strict=true arrives as the string "true"; config.yaml's strict: true as a boolean
+    strict = workflow_config.get("strict", False) in (True, "true")
     sweep = plan_sweep(spec, runs_dir=runs_dir, base_overrides=overrides, strict=strict)
     settings = workflow_config.get("slurm") or {}
     runs = tuple(_run_plan(point, spec.base, runs_dir, runtime, strict, settings) for point in sweep.points)

@@ -69,9 +69,11 @@ def test_workflow_strict_refuses_at_planning_and_passes_strict_to_the_rules(tmp_
 
     settings = {"exp": str(CPU_DEFAULT), "overrides": LONG_WARMUP, "runs_dir": str(tmp_path / "runs")}
     assert plan_run(settings, root=REPO).strict is False
-    with pytest.raises(ConfigErrors) as caught:
-        plan_run({**settings, "strict": True}, root=REPO)
-    assert [e.key for e in caught.value.errors] == ["lr_scheduler.warmup_steps"]
+    for strict in (True, "true"):  # config.yaml's boolean; `--config strict=true` gives the string
+        with pytest.raises(ConfigErrors) as caught:
+            plan_run({**settings, "strict": strict}, root=REPO)
+        assert [e.key for e in caught.value.errors] == ["lr_scheduler.warmup_steps"]
+    assert plan_run({**settings, "strict": "false"}, root=REPO).strict is False
     # Every rule that runs primus-cli on the experiment gets the run's arguments, --strict first.
     strict_run = plan_run({"exp": str(CPU_DEFAULT), "strict": True, "runs_dir": str(tmp_path)}, root=REPO)
     assert strict_run.cli_args.startswith("--strict ")
