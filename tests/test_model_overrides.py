@@ -239,3 +239,18 @@ def test_cpu_training_builds_the_overridden_model_and_the_bundle_records_it(tmp_
     assert "primus: llama3 debugmodel with n_layers=2" in log
     assert "2,753,792 total parameters" in log
     assert (bundle / "train" / "DONE").is_file()
+
+
+def test_memory_preflight_counts_the_overridden_architecture():
+    from primus.config import load_experiment
+    from primus.validate import validate
+    from primus.validate.machine import Host, preflight
+
+    resolved = load_experiment(CPU_DEFAULT, ["--model.n_layers", "2"], env={})
+    config = validate(resolved, env={})
+    # 2,753,792 parameters * 16 bytes = 44,060,672 bytes: a host with 40 MB is too small, 50 MB is enough
+    (problem,) = preflight(config, env={}, host=Host(accelerator=None, memory_bytes=40_000_000))
+    assert problem.message.startswith(
+        "not enough memory to train llama3 debugmodel (n_layers=2) on this CPU-only host: 2,753,792 parameters"
+    )
+    assert preflight(config, env={}, host=Host(accelerator=None, memory_bytes=50_000_000)) == []
