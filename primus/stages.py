@@ -131,9 +131,9 @@ def train_bundle(
     bundle = Path(bundle)
     if runtime == "container":
         return _train_in_container(bundle, container_variant, dry_run=dry_run)
-    from primus.backends.torchtitan import train
+    from primus.bundle import bundle_backend
 
-    return train(bundle, dry_run=dry_run)
+    return bundle_backend(bundle).train(bundle, dry_run=dry_run)
 
 
 def _train_in_container(bundle: Path, variant: str, *, dry_run: bool) -> int:
@@ -178,6 +178,7 @@ def verify_bundle(bundle: Path, *, against: Path | None = None, tolerance: float
 
 def launch_preview(bundle: Path, validated: Validated) -> list[str]:
     """The torchrun argv a bundle not yet written would launch (dry runs; no host checks)."""
-    from primus.backends.torchtitan import launch_command
+    from primus.backend import backend_for
 
-    return launch_command(bundle, env=os.environ, job_config=validated.config, check_host=False)
+    backend = backend_for(validated.resolved.framework)
+    return backend.launch_command(bundle, env=os.environ, job_config=validated.config, check_host=False)

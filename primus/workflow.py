@@ -547,13 +547,14 @@ def launch_lines(
     ``hosts`` are the allocation's host names (default ``node1..nodeN`` as placeholders, since the real
     ones are known only inside the allocation). Needs a frozen bundle (``launch_command`` reads it).
     """
-    from primus.backends.torchtitan import launch_command
+    from primus.bundle import bundle_backend
 
+    backend = bundle_backend(Path(bundle))
     hosts = list(hosts) if hosts else [f"node{i + 1}" for i in range(resources.nodes)]
     lines = [sbatch_line(resources)]
     lines += srun_train_lines(bundle, resources, primus_cli=primus_cli)[1:] if resources.nodes > 1 else []
     for host, env in zip(hosts, node_environments(resources, hosts)):
-        argv = launch_command(Path(bundle), env=env)
+        argv = backend.launch_command(Path(bundle), env=env)
         lines.append(f"[{host}] " + shlex.join(argv))
     return lines
 

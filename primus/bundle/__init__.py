@@ -8,6 +8,7 @@ trainer needs, so a run can be repeated from the bundle alone. Importing this pa
 from primus.bundle.check import (
     BundleProblem,
     FrozenBundle,
+    bundle_backend,
     check_bundle,
     load_bundle,
     read_resolved,
@@ -24,6 +25,7 @@ __all__ = [
     "BundleProblem",
     "FrozenBundle",
     "KeyDiff",
+    "bundle_backend",
     "bundle_path",
     "check_bundle",
     "compute_bundle_path",

@@ -342,3 +342,13 @@ def read_resolved(bundle: Path) -> dict[str, Any]:
             hint="resolved.yaml is written by freeze; re-freeze the experiment rather than editing it",
         )
     return document
+
+
+def bundle_backend(bundle: Path) -> Backend:
+    """The backend of the framework a bundle was frozen for (the default one when resolved.yaml cannot be
+    read: that backend's train or launch then reports what is wrong with the bundle, in its words)."""
+    try:
+        framework = read_resolved(bundle).get("framework")
+    except BundleError:
+        framework = None
+    return backend_for(framework)

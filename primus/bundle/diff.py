@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from primus.bundle.check import FrozenBundle, load_bundle
+from primus.bundle.layout import LOCK
 
 
 class _Missing:
@@ -98,7 +99,7 @@ def _source(bundle: FrozenBundle, key: str, value: Any) -> str:
     if value is MISSING:
         return "-"
     if key.startswith(("env.", "packages.", "runtime.")):
-        return "lock.json"
+        return LOCK
     if key.startswith(("envelope.", "presets.")) or key in ("module", "framework"):
         return "experiment"
     origin = bundle.origin_of(key)

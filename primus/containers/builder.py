@@ -12,7 +12,7 @@ from pathlib import Path
 from primus.containers.context import debian_base_tarball, project_wheel, stage_context, wheelhouse
 from primus.containers.engine import Engine, select_engine
 from primus.containers.lock import ImageLock, build_args, check_variant, load_lock
-from primus.containers.paths import find_project_root
+from primus.containers.paths import BUILD_DIR, find_project_root, image_id_name
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ def _plan(
     lock = load_lock(root / "containers" / "lock.yaml")
     arch = check_variant(variant, gpu_arch, lock)
     cache_dir = root / ".cache" / "containers"
-    out_dir = out_dir or root / "build" / "container"
+    out_dir = out_dir or root / BUILD_DIR
     eng = select_engine(engine, cache_dir)
     base_image = None
     wheels: Path | None = None
@@ -96,7 +96,7 @@ def _plan(
         wheelhouse_digest=digest,
         revision=revision or _git_revision(root),
     )
-    id_file = out_dir / f"{variant}.image-id"
+    id_file = out_dir / image_id_name(variant)
     return _Plan(
         eng,
         lock,

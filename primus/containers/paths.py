@@ -30,9 +30,18 @@ def find_project_root(start: Path | None = None) -> Path:
     )
 
 
+#: Where the container stage writes its outputs (image ID files, build logs, staged contexts), under the root.
+BUILD_DIR = Path("build") / "container"
+
+
+def image_id_name(variant: str) -> str:
+    """The name of a variant's image ID file: ``<variant>.image-id``."""
+    return f"{variant}.image-id"
+
+
 def image_id_file(variant: str, project_root: Path | None = None) -> Path:
     """build/container/<variant>.image-id under the project root."""
-    return (project_root or find_project_root()) / "build" / "container" / f"{variant}.image-id"
+    return (project_root or find_project_root()) / BUILD_DIR / image_id_name(variant)
 
 
 def read_image_id(path: Path | str, *, variant: str | None = None) -> str:

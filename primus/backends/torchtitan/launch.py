@@ -263,7 +263,7 @@ def check_layout(job: Mapping[str, Any], settings: LaunchSettings, bundle: Path 
         message = f"{product} = {fixed} ranks, but {where}"
     raise LaunchError(
         message,
-        file=str(Path(bundle) / "job_config.toml") if bundle is not None else None,
+        file=str(Path(bundle) / JOB_TOML) if bundle is not None else None,
         key="parallelism",
         hint="launch nodes x processes per node = the product of the degrees (NPROC_PER_NODE / "
         "GPUS_PER_NODE per node, NNODES or slurm.nodes nodes), or change the degrees "
@@ -313,7 +313,7 @@ def check_cpu_layout(job: Mapping[str, Any], bundle: Path, env: Mapping[str, str
     if problem:
         raise LaunchError(
             problem,
-            file=str(Path(bundle) / "job_config.toml"),
+            file=str(Path(bundle) / JOB_TOML),
             key="parallelism.tensor_parallel_degree",
             value=tp,
             hint=CPU_PARALLELISM_HINT,
