@@ -854,6 +854,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="ask the Hub again what each branch or tag points at (a new commit gives a new bundle)",
     )
+    add_strict(command)
     add_roots(command)
 
     command = add("explain", cmd_explain, "show the final value of KEY and every layer that set it")

@@ -24,7 +24,9 @@ from assets_support import (
 )
 from hub_server import FakeHub
 
+from primus.backends.torchtitan import train
 from primus.cli import main
+from primus.errors import AssetCacheError
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -180,6 +182,30 @@ def test_mock_data_reads_no_assets_and_pins_none(project, capsys, hub):
     assert hub.request_count() == 0
 
 
+def test_a_dataset_streamed_from_the_hub_is_recorded_unpinned_with_a_warning(project, hub, capsys):
+    experiment = real_data_experiment(project)
+    text = experiment.read_text().replace(f'        dataset_path: "hf://datasets/{CORPUS_REPO}"\n', "")
+    experiment.write_text(text.replace("dataset: c4_test", "dataset: c4"))
+    code, pins, err = fetch(capsys, experiment)
+    assert code == 0
+    assert pins["dataset"] == {
+        "entry": "", "files": {}, "key": "training.dataset", "repo": "allenai/c4", "repo_type": "dataset",
+        "requested": None, "revision": None, "selection": "", "source": "stream", "value": "c4",
+    }  # fmt: skip
+    assert "warning: dataset 'c4' is streamed from the Hub (allenai/c4) at train time" in err
+    assert not any(path.startswith("/api/datasets") for _, path in hub.requests)
+    code, _, err = cli(capsys, "assets", "fetch", "--strict", str(experiment))
+    assert code == 2 and "an error because of --strict" in err
+
+
+def test_offline_fetch_of_what_the_cache_lacks_is_a_clear_error(project, hub, capsys, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    code, _, err = fetch(capsys, real_data_experiment(project))
+    assert code == 1
+    assert "is not in the asset cache" in err and "HF_HUB_OFFLINE is set" in err
+    assert hub.request_count() == 0
+
+
 # ---------------------------------------------------------------------------------------------- failures
 
 
@@ -235,6 +261,11 @@ def test_a_tampered_cache_file_is_named_by_check_bundle(project, capsys):
     assert f"{tampered}: modified (sha256" in err
     assert tokenizer["files"]["tokenizer.json"][:12] in err
     assert "tokenizer_config.json" not in err  # only the file that differs is named
+    # The train stage checks the same before it launches anything.
+    with pytest.raises(AssetCacheError) as caught:
+        train(bundle)
+    assert f"{tampered}: modified" in caught.value.message
+    assert not (bundle / "train" / "train.log").exists()
 
 
 def test_two_concurrent_fetches_of_one_repository_end_with_one_intact_copy(project, hub):
