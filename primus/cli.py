@@ -490,6 +490,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     """``sweep plan``: the points of a sweep file with their bundles and status; ``sweep report``: write
     the sweep report (table, overlaid loss curves, best point) from what the points' bundles hold."""
     plan = _plan_sweep(args)
+    _print_warnings(list(plan.warnings))
     if args.action == "plan":
         from primus.sweep.table import format_plan, plan_rows
 

@@ -352,3 +352,28 @@ def test_the_limit_is_checked_before_expanding_and_defaults_to_10000(folder, cap
     err = capsys.readouterr().err
     assert "the sweep has 10,100 points, more than max_points (10,000)" in err
     assert "raise the limit in the sweep file: max_points: 10100" in err
+
+
+def test_warnings_of_the_points_are_printed_once_and_strict_makes_them_errors(folder, capsys):
+    # A warmup longer than the run is a warning (TorchTitan clamps it) in both points.
+    sweep = write(
+        folder,
+        """
+        base: base.yaml
+        overrides:
+          lr_scheduler.warmup_steps: 10
+        grid:
+          training.steps: [3, 4]
+        """,
+    )
+    assert main(["sweep", "plan", str(sweep)]) == 0
+    err = capsys.readouterr().err
+    # Located at the sweep's own overrides: line, once per distinct message (one per value of steps).
+    for steps in (3, 4):
+        assert (
+            f"sweep.yaml:3: lr_scheduler.warmup_steps: warning: point 'steps={steps}': axis overrides: "
+            f"warmup_steps(10) exceeds training.steps({steps})"
+        ) in err
+    assert "2 warnings (--strict makes them errors)" in err
+    assert main(["sweep", "plan", "--strict", str(sweep)]) == 2
+    assert "an error because of --strict" in capsys.readouterr().err

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -166,3 +167,65 @@ def test_snakemake_report_holds_the_sweep_report(swept, snakemake):
     html = (workdir / "report.html").read_text(encoding="utf-8", errors="replace")
     for name in ("report.md", "report.html", "loss.png"):
         assert f"runs/.sweeps/lr/{name}" in html
+
+
+# ---------------------------------------------------------------------------------------------- plan lookups
+
+
+def write_sweep(folder: Path, body: str) -> Path:
+    path = folder / "lr.yaml"
+    base = REPO / "examples/torchtitan/configs/CPU/llama3_debugmodel-pretrain.yaml"
+    path.write_text(f"base: {base}\n{body}", encoding="utf-8")
+    return path
+
+
+def test_the_rules_find_each_point_by_its_wildcards(tmp_path):
+    from primus.workflow import plan_workflow
+
+    sweep = write_sweep(
+        tmp_path,
+        "points:\n  - name: a\n  - name: a-again\n    training.steps: 50\n  - name: b\n    debug.seed: 9\n",
+    )
+    plan = plan_workflow({"sweep": str(sweep), "runs_dir": str(tmp_path / "runs")}, root=REPO)
+    a, again, b = plan.runs
+    assert again.bundle == a.bundle  # the same config: one bundle, one chain
+    assert [run.point for run in plan.distinct_runs] == ["a", "b"]
+    assert plan.run(b.exp_name, b.key) is b
+    assert plan.run(a.exp_name, a.key) is a
+    assert plan.for_bundle(b.exp_name, b.key) is b
+    assert "--debug.seed=9" in b.cli_args
+
+
+def test_container_runtime_finds_a_point_by_the_hash_that_includes_the_image(tmp_path):
+    from primus.workflow import plan_workflow
+
+    sweep = write_sweep(tmp_path, "grid:\n  debug.seed: [1, 2]\n")
+    plan = plan_workflow({"sweep": str(sweep), "runtime": "container"}, root=REPO)
+    assert all(run.bundle is None for run in plan.runs)
+    image = "sha256:" + "ab" * 32
+    for run in plan.runs:
+        bundle = run.bundle_for_image(image)
+        assert bundle.name != run.key
+        assert plan.for_bundle(run.exp_name, bundle.name, image) is run
+
+
+def test_container_runtime_plans_every_point_after_the_one_image_is_built(snakemake, tmp_path):
+    # A stand-in for primus-cli answers `container build` with an image ID (no engine needed); every other
+    # command goes to the real primus-cli. After the checkpoint, each point's freeze is planned by the hash
+    # that includes that image.
+    stub = tmp_path / "primus-cli-stub"
+    stub.write_text(
+        "#!/bin/sh\n"
+        'if [ "$1 $2" = "container build" ]; then echo sha256:' + "ab" * 32 + "; exit 0; fi\n"
+        f'exec {sys.executable} -m primus.cli "$@"\n',
+        encoding="utf-8",
+    )
+    stub.chmod(0o755)
+    write_sweep(tmp_path, "grid:\n  debug.seed: [1, 2]\n")
+    settings = ["sweep=lr.yaml", "runtime=container", f"primus_cli={stub}", "container_variant=cpu"]
+    snakemake("-c1", "container", "--config", *settings, cwd=tmp_path)
+    assert (tmp_path / "runs/.workflow/.images/cpu/image_id").read_text().strip().startswith("sha256:ab")
+    result = snakemake("-n", "sweep", "--config", *settings, cwd=tmp_path)
+    counts = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, flags=re.M))
+    assert counts["resolve_experiment"] == "2" and counts["train_model"] == "2"
+    assert "build_container" not in counts  # one image for every point, built once

@@ -50,6 +50,8 @@ class PlannedPoint:
 class SweepPlan:
     spec: SweepSpec
     points: tuple[PlannedPoint, ...]
+    #: validation warnings of the points, each once, located and named like the errors
+    warnings: tuple[PrimusError, ...] = ()
 
     @property
     def bundles(self) -> list[Path]:
@@ -73,6 +75,7 @@ def plan_sweep(
     _check_base(spec, shared, configs_root, strict)
     planned: list[PlannedPoint] = []
     problems: dict[tuple, tuple[PrimusError, list[str]]] = {}
+    warnings: dict[tuple, tuple[PrimusError, list[str]]] = {}
     first_of_bundle: dict[Path, str] = {}
     for point in spec.points:
         overrides = (*shared, *point.overrides())
@@ -81,11 +84,9 @@ def plan_sweep(
                 spec.base, overrides, configs_root=configs_root, strict=strict
             )
         except ConfigError as error:
-            for problem in _problems_of(error):
-                located = _locate(problem, point, spec)
-                key = (located.location, located.key, located.message)
-                problems.setdefault(key, (located, []))[1].append(point.name)
+            _collect(problems, _problems_of(error), point, spec)
             continue
+        _collect(warnings, validated.warnings, point, spec)
         try:
             bundle, pending = validated.bundle(runs_dir=runs_dir, image_id=image_id), False
         except AssetCacheError:
@@ -98,7 +99,17 @@ def plan_sweep(
         )
     if problems:
         raise ConfigErrors([_named(error, names) for error, names in problems.values()])
-    return SweepPlan(spec, tuple(planned))
+    return SweepPlan(spec, tuple(planned), tuple(_named(w, names) for w, names in warnings.values()))
+
+
+def _collect(
+    found: dict[tuple, tuple[PrimusError, list[str]]], problems, point: Point, spec: SweepSpec
+) -> None:
+    """Each problem once (located at the sweep value that caused it), with the points it concerns."""
+    for problem in problems:
+        located = _locate(problem, point, spec)
+        key = (located.location, located.key, located.message)
+        found.setdefault(key, (located, []))[1].append(point.name)
 
 
 def _overrides(settings: Sequence[Setting]) -> list[str]:
