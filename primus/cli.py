@@ -527,7 +527,8 @@ def cmd_container(args: argparse.Namespace) -> int:
 
 #: How the seed guide's command is written; ``direct`` accepts nothing else after ``--``.
 DIRECT_USAGE = (
-    "primus-cli direct -- train pretrain --config CONFIG [--dry-run] [options] [--section.key VALUE ...]"
+    "primus-cli direct [--log_file PATH] [--env KEY=VALUE ...] [--dry-run] -- train pretrain "
+    "--config CONFIG [--dry-run] [options] [--section.key VALUE ...]"
 )
 
 
@@ -567,8 +568,15 @@ LAUNCHER_OPTIONS = ("--log_file", "--env", "--dry-run")
 
 
 def _add_launcher_options(parser: argparse.ArgumentParser, *, dry_run: bool = True) -> None:
+    """The launcher options; after ``train pretrain`` (``dry_run=False``) they are accepted but not listed
+    again in the help."""
+    shown = (lambda text: text) if dry_run else (lambda text: argparse.SUPPRESS)
     parser.add_argument(
-        "--log_file", "--log-file", dest="log_file", metavar="PATH", help="also write all output to PATH"
+        "--log_file",
+        "--log-file",
+        dest="log_file",
+        metavar="PATH",
+        help=shown("also write all output to PATH"),
     )
     parser.add_argument(
         "--env",
@@ -576,7 +584,7 @@ def _add_launcher_options(parser: argparse.ArgumentParser, *, dry_run: bool = Tr
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="an environment variable for the training processes (repeatable); recorded in the bundle",
+        help=shown("an environment variable for the training processes (repeatable); recorded in the bundle"),
     )
     if dry_run:
         parser.add_argument(

@@ -115,8 +115,16 @@ def test_direct_help_shows_the_options_of_train_pretrain(capsys):
     with pytest.raises(SystemExit):
         cli.main(["direct", "--help"])
     out = capsys.readouterr().out
-    assert out.startswith("usage: primus-cli direct -- train pretrain --config CONFIG")
-    for option in ("--config CONFIG", "--dry-run", "--platform", "--runs-dir", "--image-id-file"):
+    assert out.startswith("usage: primus-cli direct [--log_file PATH] [--env KEY=VALUE ...] [--dry-run] -- ")
+    assert "-- train pretrain --config CONFIG" in out
+    for option in (
+        "--config CONFIG",
+        "--dry-run",
+        "--platform",
+        "--runs-dir",
+        "--image-id-file",
+        "--log_file",
+    ):
         assert option in out
     assert "rest" not in out
 
