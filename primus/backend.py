@@ -35,6 +35,14 @@ class Backend(Protocol):
     version: str
     #: Distributions whose installed versions pin a run (recorded in lock.json and hashed).
     packages: tuple[str, ...]
+    #: How messages name the framework (``TorchTitan``).
+    display_name: str
+    #: Keys as users write them (from older releases) -> where this release reads them, suggested as the fix.
+    moved_keys: Mapping[str, str]
+    #: Names from other trainers (Megatron-LM's ``train_iters`` ...) -> this framework's dotted key.
+    foreign_names: Mapping[str, str]
+    #: Config-extension modules whose keys the schema covers (``""``: none).
+    extension_modules: tuple[str, ...]
     #: The tokenizer/data inputs a config names (``references(config, default_of=...)``), the tokenizer
     #: file names the framework reads, its built-in datasets (name -> location, ``streamed`` from the Hub)
     #: and the launch options that point it at cached copies (see primus.backends.torchtitan.assets).

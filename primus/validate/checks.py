@@ -24,8 +24,6 @@ from primus.validate.values import Values
 
 #: Converters that quantize the experts' grouped GEMMs: on a dense model they have nothing to act on.
 _MOE_ONLY_CONVERTERS = ("quantize.grouped_mm.float8", "quantize.grouped_mm.mx")
-#: ``experimental.custom_args_module`` / ``job.custom_config_module`` values whose keys the schema knows.
-_KNOWN_EXTENSIONS = ("", "primus.backends.torchtitan.primus_turbo_extensions.config_extension")
 
 
 def check_all(config: dict[str, Any], report: Report, env: Mapping[str, str]) -> None:
@@ -450,14 +448,15 @@ def check_compile(values: Values, report: Report) -> None:
 def check_extension_module(values: Values, report: Report) -> None:
     for key in ("experimental.custom_args_module", "job.custom_config_module"):
         got = values.all(key)
-        if got is not None and got[0] not in _KNOWN_EXTENSIONS:
+        known = schema.backend().extension_modules
+        if got is not None and got[0] not in known:
             report.add(
                 ConfigValueError,
                 key,
                 f"custom config module {got[0]!r} is not known to the validator, "
                 "so its keys cannot be checked",
                 value=got[0],
-                hint=f"use {_KNOWN_EXTENSIONS[1]!r} (the Primus extension) or leave it empty",
+                hint=f"use {known[1]!r} (the Primus extension) or leave it empty",
             )
 
 

@@ -16,30 +16,6 @@ from primus.validate import model_args, schema
 from primus.validate.coerce import coerce, describe
 from primus.validate.report import Report
 
-#: Keys Primus once read under ``training:`` that TorchTitan 0.2.2 keeps under ``debug:``. Unknown keys used
-#: to be ignored silently, so e.g. DeepSeek runs trained with ``moe_force_load_balance`` quietly off.
-MOVED_TO_DEBUG = ("seed", "deterministic", "deterministic_warn_only", "moe_force_load_balance")
-
-#: Names users bring from Megatron-LM (which Primus also drives) and other trainers -> TorchTitan's key.
-#: Suggested wherever the name appears, since such configs put them in arbitrary sections.
-FOREIGN_NAMES = {
-    "learning_rate": "optimizer.lr",
-    "train_iters": "training.steps",
-    "max_steps": "training.steps",
-    "micro_batch_size": "training.local_batch_size",
-    "batch_size": "training.local_batch_size",
-    "seq_length": "training.seq_len",
-    "clip_grad": "training.max_norm",
-    "lr_warmup_iters": "lr_scheduler.warmup_steps",
-    "warmup_iters": "lr_scheduler.warmup_steps",
-    "tensor_model_parallel_size": "parallelism.tensor_parallel_degree",
-    "pipeline_model_parallel_size": "parallelism.pipeline_parallel_degree",
-    "context_parallel_size": "parallelism.context_parallel_degree",
-    "expert_model_parallel_size": "parallelism.expert_parallel_degree",
-    "save_interval": "checkpoint.interval",
-    "log_interval": "metrics.log_freq",
-}
-
 
 def check_tree(config: dict[str, Any], report: Report) -> dict[str, Any]:
     """``config`` with every value coerced to its field type; problems go to ``report``."""
@@ -189,16 +165,20 @@ def _unknown_key(name: str, parent: str, value: Any, report: Report) -> None:
 
 def _suggest(name: str, parent: str, siblings: tuple[str, ...]) -> tuple[str | None, str]:
     """The closest valid key (relative to ``parent``, or a full dotted key elsewhere) and a hint."""
-    if parent == "training" and name in MOVED_TO_DEBUG:
-        return (
-            f"debug.{name}",
-            f"TorchTitan 0.2.2 reads {name} from the debug section: move it to 'debug.{name}'",
-        )
-    if name in FOREIGN_NAMES:
-        target = FOREIGN_NAMES[name]
+    backend = schema.backend()
+    moved = backend.moved_keys.get(f"{parent}.{name}" if parent else name)
+    if moved:
+        section = moved.rpartition(".")[0]
+        label = f"{backend.display_name} {backend.version}"
+        return moved, f"{label} reads {name} from the {section} section: move it to '{moved}'"
+    if name in backend.foreign_names:
+        target = backend.foreign_names[name]
         section, _, field = target.rpartition(".")
         relative = field if section == parent else target
-        return relative, f"TorchTitan calls this {target}: write it as '{field}' under '{section}:'"
+        return (
+            relative,
+            f"{backend.display_name} calls this {target}: write it as '{field}' under '{section}:'",
+        )
     close = suggest(name, list(siblings), count=1)
     if close:
         return close[0], f"rename '{name}' to '{close[0]}'"

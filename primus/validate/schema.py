@@ -12,8 +12,13 @@ import functools
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from primus.backend import backend_for
+from primus.backend import Backend, backend_for
 from primus.errors import ConfigKeyError
+
+
+def backend() -> Backend:
+    """The backend whose snapshots validation reads (TorchTitan 0.2.2's)."""
+    return backend_for()
 
 
 def schema() -> dict[str, Any]:

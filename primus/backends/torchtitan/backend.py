@@ -17,12 +17,40 @@ from pathlib import Path
 from typing import Any
 
 from primus.backends.torchtitan.assets import ASSETS
+from primus.backends.torchtitan.job_toml import PRIMUS_EXTENSION_MODULE
 
 #: Where the committed snapshots live.
 SNAPSHOT_DIR = Path(__file__).resolve().parent
 SCHEMA_FILE = SNAPSHOT_DIR / "schema.json"
 REGISTRY_FILE = SNAPSHOT_DIR / "registry.json"
 MODEL_ARGS_FILE = SNAPSHOT_DIR / "model_args.json"
+
+
+#: Keys Primus once read under ``training:`` that TorchTitan 0.2.2 keeps under ``debug:``. Unknown keys used
+#: to be ignored silently, so e.g. DeepSeek runs trained with ``moe_force_load_balance`` quietly off.
+MOVED_TO_DEBUG = ("seed", "deterministic", "deterministic_warn_only", "moe_force_load_balance")
+#: Written key -> the key TorchTitan 0.2.2 reads (what ``validate`` suggests instead of "unknown").
+MOVED_KEYS = {f"training.{name}": f"debug.{name}" for name in MOVED_TO_DEBUG}
+
+#: Names users bring from Megatron-LM (which Primus also drives) and other trainers -> TorchTitan's key.
+#: Suggested wherever the name appears, since such configs put them in arbitrary sections.
+FOREIGN_NAMES = {
+    "learning_rate": "optimizer.lr",
+    "train_iters": "training.steps",
+    "max_steps": "training.steps",
+    "micro_batch_size": "training.local_batch_size",
+    "batch_size": "training.local_batch_size",
+    "seq_length": "training.seq_len",
+    "clip_grad": "training.max_norm",
+    "lr_warmup_iters": "lr_scheduler.warmup_steps",
+    "warmup_iters": "lr_scheduler.warmup_steps",
+    "tensor_model_parallel_size": "parallelism.tensor_parallel_degree",
+    "pipeline_model_parallel_size": "parallelism.pipeline_parallel_degree",
+    "context_parallel_size": "parallelism.context_parallel_degree",
+    "expert_model_parallel_size": "parallelism.expert_parallel_degree",
+    "save_interval": "checkpoint.interval",
+    "log_interval": "metrics.log_freq",
+}
 
 
 class TorchTitanBackend:
@@ -33,6 +61,12 @@ class TorchTitanBackend:
     version = "0.2.2"
     #: Distributions whose installed versions pin a run (lock.json ``packages``, part of the hash).
     packages = ("torch", "torchtitan", "primus_turbo")
+    #: How messages name the framework (``TorchTitan 0.2.2 reads seed from the debug section``).
+    display_name = "TorchTitan"
+    moved_keys = MOVED_KEYS
+    foreign_names = FOREIGN_NAMES
+    #: ``job.custom_config_module`` values whose keys the schema knows ("" is none).
+    extension_modules = ("", PRIMUS_EXTENSION_MODULE)
     #: Which config keys name the tokenizer and data a run reads, and how TorchTitan reads them.
     assets = ASSETS
 
