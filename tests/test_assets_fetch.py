@@ -10,10 +10,12 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from assets_support import (
+    CORPUS_FILE,
     CORPUS_REPO,
     TOKENIZER_DIR,
     TOKENIZER_REPO,
@@ -174,6 +176,25 @@ def test_local_assets_are_digested_and_copied_into_the_cache(project, capsys):
     assert main(["check-bundle", str(first)]) == 0
 
 
+def test_planning_does_not_reread_local_files_a_fetch_digested(project, capsys, monkeypatch, tmp_path):
+    from primus.assets import pin as pin_module
+    from primus.assets import pin_offline, sources_of
+    from primus.config import load_experiment
+    from primus.validate import validate
+
+    shutil.copytree(TOKENIZER_DIR, project / "tok")
+    shutil.copy(CORPUS_FILE, project / "corpus.json")
+    experiment = real_data_experiment(project, tokenizer="./tok", dataset_path="./corpus.json")
+    config = validate(load_experiment(experiment))
+    old = time.time() - 60  # outside the racy window of file timestamps
+    for file in [*(project / "tok").iterdir(), project / "corpus.json"]:
+        os.utime(file, (old, old))
+    assert fetch(capsys, experiment)[0] == 0
+    monkeypatch.setattr(pin_module, "sha256_of", lambda path: pytest.fail(f"re-read {path}"))
+    pins = pin_offline(sources_of(config))
+    assert pins[0].files["tokenizer.json"] == sha256((TOKENIZER_DIR / "tokenizer.json").read_bytes())
+
+
 def test_mock_data_reads_no_assets_and_pins_none(project, capsys, hub):
     experiment = REPO / "examples/torchtitan/configs/CPU/llama3_debugmodel-pretrain.yaml"
     code, pins, err = fetch(capsys, experiment)
@@ -189,7 +210,7 @@ def test_a_dataset_streamed_from_the_hub_is_recorded_unpinned_with_a_warning(pro
     code, pins, err = fetch(capsys, experiment)
     assert code == 0
     assert pins["dataset"] == {
-        "entry": "", "files": {}, "key": "training.dataset", "repo": "allenai/c4", "repo_type": "dataset",
+        "files": {}, "key": "training.dataset", "repo": "allenai/c4", "repo_type": "dataset",
         "requested": None, "revision": None, "selection": "", "source": "stream", "value": "c4",
     }  # fmt: skip
     assert "warning: dataset 'c4' is streamed from the Hub (allenai/c4) at train time" in err

@@ -10,6 +10,8 @@ Layout under the root (``$PRIMUS_DATA_PATH/assets``, else ``$DATA_PATH/assets``,
                                             snapshot without one is incomplete and is never used
     refs/<namespace>/<branch or tag>        the commit a branch or tag resolved to at the last fetch
     locks/<namespace>.lock                  held while a repository is fetched (one fetch at a time)
+    digests/<key>                           sha256 of a local file, keyed by its path, inode, size and
+                                            mtime, so planning does not re-read a large local corpus
     tmp/                                    staging; a failed fetch removes what it staged
 
 ``namespace`` is ``models--ORG--NAME`` / ``datasets--ORG--NAME`` for Hub repositories (as
@@ -27,6 +29,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -36,6 +39,9 @@ from filelock import FileLock, Timeout
 
 from primus.errors import AssetCacheError, AssetFetchError
 
+#: A local file modified less than this long ago (seconds) is digested again next time instead of being
+#: remembered (the "racy" window of file-system timestamps, as git treats it).
+RACY_WINDOW_S = 2.0
 #: How long a fetch waits for another fetch of the same repository (seconds).
 LOCK_TIMEOUT_S = 3600
 MANIFEST_SUFFIX = ".json"
@@ -127,6 +133,32 @@ class AssetCache:
             if actual != expected:
                 found.append((file, f"modified (sha256 {actual[:12]}…, pinned {expected[:12]}…)"))
         return found
+
+    def known_digest(self, file: Path) -> str | None:
+        """The sha256 a fetch recorded for this local file, while its size, inode and mtime are unchanged."""
+        memo = self._digest_memo(file)
+        try:
+            text = memo.read_text(encoding="ascii").strip() if memo else ""
+        except (OSError, UnicodeDecodeError):
+            return None
+        return text if len(text) == 64 else None
+
+    def remember_digest(self, file: Path, digest: str) -> None:
+        """Record a local file's sha256 (best effort: a cache that cannot take it just re-reads the file)."""
+        memo = self._digest_memo(file, recent_ok=False)
+        if memo is not None:
+            with contextlib.suppress(OSError):
+                self._write_atomic(memo, digest + "\n")
+
+    def _digest_memo(self, file: Path, *, recent_ok: bool = True) -> Path | None:
+        try:
+            stat = Path(file).stat()
+        except OSError:
+            return None
+        if not recent_ok and time.time() - stat.st_mtime < RACY_WINDOW_S:
+            return None  # modified just now: a same-size rewrite within the mtime tick would go unseen
+        key = f"{Path(file).resolve()}\0{stat.st_dev}\0{stat.st_ino}\0{stat.st_size}\0{stat.st_mtime_ns}"
+        return self.root / "digests" / hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()
 
     # ------------------------------------------------------------------------------------------ writes
 

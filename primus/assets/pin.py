@@ -42,7 +42,6 @@ class PinnedAsset:
     repo_type: str | None = None
     requested: str | None = None  # the revision asked for (a branch, tag or commit)
     revision: str | None = None  # the commit it resolved to (hub); the digest of ``files`` (local)
-    entry: str = ""  # path inside the snapshot training reads ("" = the snapshot folder itself)
     selection: str = ""  # which files of the repository: "tokenizer", "all" or "pattern:GLOB"
     cached: bool = field(default=False, compare=False)  # True when this fetch made no request
 
@@ -63,7 +62,7 @@ class PinnedAsset:
             entry.update(
                 repo=self.repo, repo_type=self.repo_type, requested=self.requested, selection=self.selection
             )
-        entry.update(revision=self.revision, entry=self.entry, files=dict(sorted(self.files.items())))
+        entry.update(revision=self.revision, files=dict(sorted(self.files.items())))
         return entry
 
 
@@ -78,7 +77,6 @@ def hash_entries(pinned: Sequence[PinnedAsset]) -> dict[str, Any]:
             "repo": asset.repo,
             "repo_type": asset.repo_type,
             "revision": asset.revision,
-            "entry": asset.entry,
             "files": dict(sorted(asset.files.items())),
         }
         for asset in pinned
@@ -95,7 +93,6 @@ def hash_entries_from_lock(lock_assets: Mapping[str, Any] | None) -> dict[str, A
             "repo": entry.get("repo"),
             "repo_type": entry.get("repo_type"),
             "revision": entry.get("revision"),
-            "entry": entry.get("entry", ""),
             "files": dict(sorted((entry.get("files") or {}).items())),
         }
         for role, entry in sorted(lock_assets.items())
@@ -169,7 +166,7 @@ def pin_offline(sources: Sequence[AssetSource], *, env: Mapping[str, str] | None
     pinned = []
     for source in sources:
         if source.kind == "local":
-            pinned.append(_pin_local(source))
+            pinned.append(_pin_local(source, cache))
             continue
         if source.kind == "stream":
             pinned.append(_stream_pin(source))
@@ -232,8 +229,10 @@ def _local_files(source: AssetSource) -> dict[str, Path]:
     }
 
 
-def _pin_local(source: AssetSource) -> PinnedAsset:
-    files = {name: sha256_of(file) for name, file in _local_files(source).items()}
+def _pin_local(source: AssetSource, cache: AssetCache) -> PinnedAsset:
+    """The pin of a local source: each file's sha256 (as remembered by the last fetch while the file is
+    unchanged, so planning does not re-read a large local corpus)."""
+    files = {name: cache.known_digest(file) or sha256_of(file) for name, file in _local_files(source).items()}
     return PinnedAsset(
         role=source.role,
         key=source.key,
@@ -241,7 +240,6 @@ def _pin_local(source: AssetSource) -> PinnedAsset:
         value=source.value,
         files=files,
         revision=selection_digest(files),
-        entry=source.path.name if source.path and source.path.is_file() else "",
     )
 
 
@@ -295,7 +293,7 @@ def _plan(cache: AssetCache, client: HubClient, source: AssetSource, *, update: 
     if source.kind == "stream":
         return _stream_pin(source)
     if source.kind == "local":
-        return _pin_local(source)
+        return _pin_local(source, cache)
     known = (
         source.revision
         if source.is_commit
@@ -324,6 +322,8 @@ def _plan(cache: AssetCache, client: HubClient, source: AssetSource, *, update: 
 def _ingest_local(cache: AssetCache, source: AssetSource, pin: PinnedAsset) -> PinnedAsset:
     with cache.locked("local"):
         if cache.present("local", pin.snapshot, pin.files):
+            for name, file in _local_files(source).items():
+                cache.remember_digest(file, pin.files[name])
             return PinnedAsset(**{**pin.__dict__, "cached": True})
         with cache.staging() as staging:
             staged = {}
@@ -342,6 +342,8 @@ def _ingest_local(cache: AssetCache, source: AssetSource, pin: PinnedAsset) -> P
             hint="fetch again once nothing writes to it",
             cls=AssetFetchError,
         )
+    for name, file in _local_files(source).items():
+        cache.remember_digest(file, files[name])
     return pin
 
 
@@ -430,7 +432,6 @@ def pins_from_lock(lock_assets: Mapping[str, Any] | None) -> list[PinnedAsset]:
                 repo_type=entry.get("repo_type"),
                 requested=entry.get("requested"),
                 revision=entry.get("revision"),
-                entry=entry.get("entry", ""),
                 selection=entry.get("selection", ""),
             )
         )
@@ -452,5 +453,6 @@ def training_paths(
         if pin.source == "stream":
             continue  # TorchTitan streams it from the Hub itself
         folder = cache.snapshot_dir(pin.namespace, pin.snapshot)
-        paths[pin.role] = folder / pin.entry if pin.entry else folder
+        # A folder even for a single local file: TorchTitan's loaders take a dataset folder.
+        paths[pin.role] = folder
     return paths
