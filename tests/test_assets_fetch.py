@@ -139,6 +139,11 @@ def test_a_branch_stays_pinned_until_update_and_a_new_commit_is_a_new_bundle(pro
     assert second != first and second.parent == first.parent
     lock = json.loads((second / "lock.json").read_text())
     assert lock["assets"]["tokenizer"]["revision"] == new_commit
+    code, out, _ = cli(capsys, "diff", str(first), str(second))
+    assert code == 1
+    assert "assets.tokenizer.revision" in out and new_commit in out and old_commit in out
+    assert "assets.tokenizer.files.tokenizer_config.json" in out
+    assert "assets.tokenizer.files.tokenizer.json " not in out  # unchanged files are not listed
     assert main(["check-bundle", str(first)]) == 0  # the old pin is still cached and intact
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from primus.assets import hash_entries_from_lock
 from primus.bundle.check import FrozenBundle, load_bundle
 from primus.bundle.layout import LOCK
 
@@ -39,7 +40,7 @@ def diff_bundles(a: Path, b: Path, *, verify: bool = True) -> list[KeyDiff]:
 
     Covers the config (``training.steps``), the envelope (``envelope.exp_name``), the module, framework and
     preset names, and what lock.json pins into the hash: ``env.<VAR>``, ``packages.<name>``,
-    ``runtime.image_id``. Both bundles are verified first unless ``verify`` is False.
+    ``runtime.image_id``, ``assets.<role>.revision`` / ``assets.<role>.files.<path>`` (tokenizer and data). Both bundles are verified first unless ``verify`` is False.
     """
     left, right = load_bundle(a, verify=verify), load_bundle(b, verify=verify)
     left_keys, right_keys = _comparable(left), _comparable(right)
@@ -79,6 +80,8 @@ def _comparable(bundle: FrozenBundle) -> dict[str, Any]:
     _flatten(bundle.lock.get("env", {}), "env.", keys)
     _flatten(bundle.lock.get("packages", {}), "packages.", keys)
     keys["runtime.image_id"] = (bundle.lock.get("runtime") or {}).get("image_id")
+    assets = bundle.lock.get("assets")
+    _flatten(hash_entries_from_lock(assets if isinstance(assets, dict) else None) or {}, "assets.", keys)
     return keys
 
 
@@ -98,7 +101,7 @@ def _same(a: Any, b: Any) -> bool:
 def _source(bundle: FrozenBundle, key: str, value: Any) -> str:
     if value is MISSING:
         return "-"
-    if key.startswith(("env.", "packages.", "runtime.")):
+    if key.startswith(("env.", "packages.", "runtime.", "assets.")):
         return LOCK
     if key.startswith(("envelope.", "presets.")) or key in ("module", "framework"):
         return "experiment"
