@@ -40,7 +40,8 @@ def diff_bundles(a: Path, b: Path, *, verify: bool = True) -> list[KeyDiff]:
 
     Covers the config (``training.steps``), the envelope (``envelope.exp_name``), the module, framework and
     preset names, and what lock.json pins into the hash: ``env.<VAR>``, ``packages.<name>``,
-    ``runtime.image_id``, ``assets.<role>.revision`` / ``assets.<role>.files.<path>`` (tokenizer and data). Both bundles are verified first unless ``verify`` is False.
+    ``runtime.image_id``, and the tokenizer/data pins ``assets.<role>.revision`` and
+    ``assets.<role>.files.<path>``. Both bundles are verified first unless ``verify`` is False.
     """
     left, right = load_bundle(a, verify=verify), load_bundle(b, verify=verify)
     left_keys, right_keys = _comparable(left), _comparable(right)
