@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from primus.backend import Backend, backend_for
 from primus.config.model import ResolvedExperiment
 from primus.errors import ConfigError, ConfigErrors
 from primus.validate import schema
@@ -55,8 +56,11 @@ def check(
     env: Mapping[str, str] | None = None,
     host: Any = None,
     strict: bool = False,
+    backend: Backend | None = None,
 ) -> Validation:
     """Validate ``resolved``: the coerced config and every warning, or ``ConfigErrors`` with every error.
+
+    ``backend`` (default: the one serving ``resolved.framework``) gives the schema, registry and rules.
 
     Errors stop a run before anything is written. Warnings name what TorchTitan will adjust at run time
     (warmup longer than the run ...) or a key that has no effect here; ``strict=True`` makes each of them an
@@ -64,12 +68,13 @@ def check(
     """
     env = os.environ if env is None else env
     report = Report(resolved)
-    config = check_tree(resolved.config, report)
-    check_all(config, report, env)
-    if preflight and not report.errors:
-        from primus.validate.machine import preflight as run_preflight
+    with schema.using(backend or backend_for(resolved.framework)):
+        config = check_tree(resolved.config, report)
+        check_all(config, report, env)
+        if preflight and not report.errors:
+            from primus.validate.machine import preflight as run_preflight
 
-        report.errors.extend(run_preflight(config, origin_of=resolved.origin_of, env=env, host=host))
+            report.errors.extend(run_preflight(config, origin_of=resolved.origin_of, env=env, host=host))
     warnings = report.warnings
     if strict and warnings:
         report.errors.extend(warning.as_error(STRICT_REASON) for warning in warnings)
@@ -86,6 +91,7 @@ def validate(
     env: Mapping[str, str] | None = None,
     host: Any = None,
     strict: bool = False,
+    backend: Backend | None = None,
 ) -> dict[str, Any]:
     """The module config with every value coerced to its schema type (same nesting as ``resolved.config``).
 
@@ -97,7 +103,7 @@ def validate(
     ``host`` (a ``primus.validate.machine.Host``, default: detected) describes the machine for them.
     Warnings are not returned (``check`` returns them); ``strict=True`` raises them as errors.
     """
-    return check(resolved, preflight=preflight, env=env, host=host, strict=strict).config
+    return check(resolved, preflight=preflight, env=env, host=host, strict=strict, backend=backend).config
 
 
 def preflight(config: dict[str, Any], **kwargs: Any) -> None:

@@ -14,7 +14,6 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
-from primus.backend import backend_for
 from primus.errors import ConfigKeyError, ConfigValueError, suggest
 from primus.validate import schema
 from primus.validate.confine import DUMP_FOLDER_KEY, escaping_keys
@@ -133,14 +132,13 @@ def check_model_args(report: Report, flavor: schema.Flavor) -> None:
 
 def check_no_effect(values: Values, report: Report, flavor: schema.Flavor | None) -> None:
     """A warning for each key set to something Primus would act on but this backend does not."""
-    from primus.backend import backend_for
 
     def get(key: str) -> Any:
         got = values.all(key)  # None when the key (or its section) was rejected
         return got[0] if got is not None else None
 
     moe = bool(flavor.moe) if flavor is not None else False
-    for key, message, hint in backend_for().no_effect_warnings(get, moe):
+    for key, message, hint in schema.backend().no_effect_warnings(get, moe):
         report.warn(ConfigValueError, key, message, value=get(key), hint=hint)
 
 
@@ -482,7 +480,7 @@ def check_datasets(values: Values, report: Report) -> None:
             continue
         section = key.split(".")[0]
         path = values.all(f"{section}.dataset_path")
-        layout = backend_for().assets
+        layout = schema.backend().assets
         if needed and name is not None and name[0] in layout.streamed and path is not None and not path[0]:
             # text_datasets.py: c4 is load_dataset("allenai/c4", streaming=True): whatever the Hub holds when
             # training runs. lock.json records the repository, but there is no revision or digest to pin.

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from primus.backend import backend_for
 from primus.config.model import Origin
 from primus.errors import PreflightError
 from primus.validate import schema
@@ -144,7 +143,7 @@ def preflight(
             "Primus-Turbo exists only for ROCm GPUs: train inside the ROCm container "
             "(snakemake train --config runtime=container), or remove 'primus_turbo' from model.converters",
         )
-    packages = backend_for().converter_packages()
+    packages = schema.backend().converter_packages()
     for name in converters:
         package = packages.get(name)
         if name != "primus_turbo" and package and importlib.util.find_spec(package) is None:
@@ -192,10 +191,9 @@ def _check_assets(config: dict[str, Any], base_dir: Path, fail: Callable) -> Non
     files or data, or a well-formed Hub repository (the assets stage fetches it before freezing; nothing
     is downloaded at train time). With ``training.mock_data`` the run reads none, so nothing is checked."""
     from primus.assets.sources import parse_source, stream_hint
-    from primus.backend import backend_for
     from primus.errors import AssetError
 
-    layout = backend_for().assets
+    layout = schema.backend().assets
     for reference in layout.references(config, default_of=schema.default_of):
         try:
             source = parse_source(reference, base_dir=base_dir, layout=layout)

@@ -14,11 +14,11 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from primus.backend import backend_for
+from primus.validate import schema
 
 
 def snapshot() -> dict[str, Any]:
-    return backend_for().model_args()
+    return schema.backend().model_args()
 
 
 def family_fields(family: str) -> dict[str, Any] | None:

@@ -8,46 +8,75 @@ Primus keys (``trainable`` ...) are top-level names.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from primus.backend import Backend, backend_for
 from primus.errors import ConfigKeyError
 
+#: The backend of the validation pass in progress (``using``); unset: the default framework's.
+_ACTIVE: ContextVar[Backend | None] = ContextVar("primus_validation_backend", default=None)
+
 
 def backend() -> Backend:
-    """The backend whose snapshots validation reads (TorchTitan 0.2.2's)."""
-    return backend_for()
+    """The backend validation reads: the one ``validate`` received for this pass, else the default one."""
+    return _ACTIVE.get() or backend_for()
+
+
+@contextlib.contextmanager
+def using(active: Backend) -> Iterator[Backend]:
+    """Validate against ``active`` inside the ``with`` block (``primus.validate.check`` sets it per pass)."""
+    token = _ACTIVE.set(active)
+    try:
+        yield active
+    finally:
+        _ACTIVE.reset(token)
 
 
 def schema() -> dict[str, Any]:
     """The backend's schema snapshot: ``sections``, ``fields`` (TorchTitan + Primus) and ``module`` keys."""
-    return backend_for().schema()
+    return backend().schema()
 
 
 def registry() -> dict[str, Any]:
     """The backend's registry snapshot: ``families`` -> ``flavors``, ``converters``, ``datasets``."""
-    return backend_for().registry()
+    return backend().registry()
 
 
-@functools.cache
 def all_fields() -> dict[str, dict[str, Any]]:
     """Every leaf field by dotted key: JobConfig sections, the Primus extension, and module-level keys."""
-    return {**schema()["fields"], **schema()["module"]}
+    return _all_fields(backend())
 
 
-@functools.cache
 def sections() -> frozenset[str]:
     """Dotted names of every section and nested section (``training``, ``training.dataloader`` ...)."""
-    return frozenset(schema()["sections"])
+    return _sections(backend())
+
+
+def children() -> dict[str, tuple[str, ...]]:
+    """Valid child names of each section; ``""`` is the top level (sections and module-level keys)."""
+    return _children(backend())
+
+
+# One computation per backend object (there is one per framework and process).
+@functools.cache
+def _all_fields(active: Backend) -> dict[str, dict[str, Any]]:
+    return {**active.schema()["fields"], **active.schema()["module"]}
 
 
 @functools.cache
-def children() -> dict[str, tuple[str, ...]]:
-    """Valid child names of each section; ``""`` is the top level (sections and module-level keys)."""
+def _sections(active: Backend) -> frozenset[str]:
+    return frozenset(active.schema()["sections"])
+
+
+@functools.cache
+def _children(active: Backend) -> dict[str, tuple[str, ...]]:
     found: dict[str, set[str]] = {}
-    for dotted in (*sections(), *all_fields()):
+    for dotted in (*_sections(active), *_all_fields(active)):
         parent, _, name = dotted.rpartition(".")
         found.setdefault(parent, set()).add(name)
     return {parent: tuple(sorted(names)) for parent, names in found.items()}
