@@ -390,10 +390,14 @@ def _freeze_and_train(config_path: str, overrides: Sequence[str], args: argparse
 
         try:
             bundle = validated.bundle(runs_dir=runs_dir, image_id=image_id)
+            print(f"bundle (dry run, not written): {bundle}")
         except AssetCacheError as error:
-            print(f"bundle (dry run): not known until the assets are fetched: {error.message}")
-            bundle = runs_dir / str(validated.resolved.envelope.get("exp_name")) / "UNFETCHED"
-        print(f"bundle (dry run, not written): {bundle}")
+            # The asset pins are part of the hash; a dry run fetches nothing.
+            bundle = runs_dir / str(validated.resolved.envelope.get("exp_name")) / "HASH"
+            print(
+                f"bundle (dry run, not written): {bundle}, its HASH known once the assets are fetched "
+                f"(primus-cli assets fetch): {error.message}"
+            )
         _print_dry_run_preflight(resolved, config)
         print("launch: " + " ".join(stages.launch_preview(bundle, validated)))
         return 0
