@@ -351,6 +351,15 @@ class LaunchError(PrimusError):
     exit_code = EXIT_RUNTIME
 
 
+class TrainingInterruptedError(LaunchError):
+    """Training was stopped by a signal (Ctrl-C, SIGTERM); the exit status is 128 + the signal number."""
+
+    def __init__(self, message: str, *, signal_number: int, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.signal_number = signal_number
+        self.exit_code = 128 + signal_number
+
+
 class VerificationFailedError(PrimusError):
     """A verification check failed; the verdict names it."""
 

@@ -12,11 +12,14 @@ import json
 import math
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from support import all_gone, freeze_config, kill_after_a_checkpoint, process_tree
@@ -178,35 +181,45 @@ def test_a_failing_run_raises_launch_error_with_the_log_tail(tmp_path):
     assert not (bundle / "train" / "DONE").exists()
 
 
+def _start_direct(runs: Path, *extra: str, stderr: Any = subprocess.DEVNULL) -> subprocess.Popen:
+    """``setsid ./primus-cli direct -- train pretrain`` of the CPU default (40 short steps), at step 3."""
+    direct = [str(REPO / "primus-cli"), "direct", "--", "train", "pretrain", "--config", str(CPU_DEFAULT)]
+    launcher = subprocess.Popen(
+        [*direct, "--runs-dir", str(runs), "--training.seq_len", "64", "--training.steps", "40", *extra],
+        stdout=subprocess.DEVNULL,
+        stderr=stderr,
+        text=True,
+        start_new_session=True,  # setsid: the launcher leads its own process group
+    )
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        rows = [row for path in runs.glob("*/*/train/metrics.jsonl") for row in read_rows(path)]
+        if rows and rows[-1]["step"] >= 3:
+            return launcher
+        if launcher.poll() is not None:
+            pytest.fail("the run ended before it could be stopped")
+        time.sleep(0.05)
+    launcher.kill()
+    pytest.fail("no training step within 300 s")
+
+
+def _kill_all(pids: list[int]) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
 def test_killing_the_launchers_process_group_stops_its_worker(tmp_path):
     """The issue's reproduction: ``setsid ./primus-cli direct ... & kill -9 -- -$!`` during training."""
     runs = tmp_path / "runs"
-    direct = [str(REPO / "primus-cli"), "direct", "--", "train", "pretrain", "--config", str(CPU_DEFAULT)]
-    launcher = subprocess.Popen(
-        [*direct, "--runs-dir", str(runs), "--training.seq_len", "64", "--training.steps", "40"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,  # setsid: the launcher leads its own process group
-    )
-    tree: list[int] = []
+    launcher = _start_direct(runs)
+    tree = process_tree(launcher.pid)
     try:
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
-            rows = [row for path in runs.glob("*/*/train/metrics.jsonl") for row in read_rows(path)]
-            if rows and rows[-1]["step"] >= 2:
-                break
-            assert launcher.poll() is None, "the run ended before it could be killed"
-            time.sleep(0.05)
-        else:
-            pytest.fail("no training step within 300 s")
-        tree = process_tree(launcher.pid)
         os.killpg(launcher.pid, signal.SIGKILL)
         launcher.wait()
         assert all_gone(tree, within=60), "a worker outlived its killed launcher's process group"
     finally:
-        for pid in tree:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+        _kill_all(tree)
     assert len(tree) >= 3  # launcher -> torchrun -> worker
     (train_dir,) = runs.glob("*/*/train")
     assert not (train_dir / "DONE").exists()
@@ -234,3 +247,79 @@ def test_a_damaged_latest_checkpoint_is_set_aside_and_the_run_resumes_from_the_n
     assert f"Training starts at step {latest - 1}" in (bundle / "train" / "train.log").read_text()
     assert (bundle / "train" / "checkpoint.damaged" / f"step-{latest}").is_dir()
     assert deterministic_columns(bundle) == deterministic_columns(reference_run)
+
+
+EVERY_2 = ["--checkpoint.interval", "2"]
+
+
+@pytest.mark.parametrize(
+    ("signal_number", "to_group", "status", "name"),
+    [
+        (signal.SIGINT, True, 130, "Ctrl-C (SIGINT)"),  # a terminal's Ctrl-C reaches the whole group
+        (signal.SIGTERM, False, 143, "SIGTERM"),  # a scheduler stops the launcher
+    ],
+    ids=["ctrl-c-in-direct", "sigterm"],
+)
+def test_a_signal_ends_the_run_with_a_message_and_a_clean_state(
+    tmp_path, signal_number, to_group, status, name
+):
+    runs = tmp_path / "runs"
+    launcher = _start_direct(runs, *EVERY_2, stderr=subprocess.PIPE)
+    tree = process_tree(launcher.pid)
+    try:
+        (os.killpg if to_group else os.kill)(launcher.pid, signal_number)
+        _, err = launcher.communicate(timeout=120)
+        assert all_gone(tree, within=30), "a worker outlived the interrupted run"
+    finally:
+        _kill_all(tree)
+    assert launcher.returncode == status, err
+    assert f"training interrupted by {name} at step " in err
+    assert "run the same command again to resume from checkpoint step-" in err
+    assert "Traceback" not in err and "training failed" not in err
+    (train_dir,) = runs.glob("*/*/train")
+    assert not (train_dir / "DONE").exists()
+
+
+TRAIN_CLI = [sys.executable, "-m", "primus.cli", "train", "--bundle"]
+
+
+def _train_after_mounting(mounts: str, bundle: Path) -> subprocess.CompletedProcess:
+    """``primus-cli train --bundle`` in a private mount namespace after the shell commands ``mounts``."""
+    probe = subprocess.run(
+        ["unshare", "-m", "sh", "-c", "mount -t tmpfs -o size=4k tmpfs /mnt"], capture_output=True, text=True
+    )
+    if probe.returncode != 0:
+        pytest.skip(f"cannot mount in a private mount namespace here (needs root): {probe.stderr.strip()}")
+    return subprocess.run(
+        ["unshare", "-m", "sh", "-c", f'{mounts} && exec "$@"', "sh", *TRAIN_CLI, str(bundle)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_a_full_disk_under_the_log_stops_the_run_with_a_message(tmp_path):
+    """ENOSPC in the log writer while torchrun runs: a real one-page (4 KiB) tmpfs under train.log."""
+    bundle = write_bundle(tmp_path / "bundle", training={"steps": 12})
+    small = tmp_path / "small"
+    small.mkdir()
+    (bundle / "train").mkdir()
+    (bundle / "train" / "train.log").symlink_to(small / "train.log")
+    result = _train_after_mounting(f"mount -t tmpfs -o size=4k tmpfs {shlex.quote(str(small))}", bundle)
+    assert result.returncode == 1, result.stderr
+    assert "cannot write the training log: No space left on device; training was stopped" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (bundle / "train" / "DONE").exists()
+    ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout.splitlines()
+    assert not [line for line in ps if str(bundle) in line], "a worker outlived the stopped run"
+
+
+def test_a_read_only_bundle_is_refused_before_anything_starts(tmp_path):
+    bundle = write_bundle(tmp_path / "bundle")
+    target = shlex.quote(str(bundle))
+    result = _train_after_mounting(
+        f"mount --bind {target} {target} && mount -o remount,ro,bind {target}", bundle
+    )
+    assert result.returncode == 1, result.stderr
+    assert "cannot write the run's train/ folder: Read-only file system" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -16,6 +16,7 @@ import shlex
 import signal
 import subprocess
 import sys
+import threading
 from collections import deque
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,7 +42,7 @@ from primus.bundle.layout import DONE as DONE_FILE
 from primus.bundle.layout import JOB_TOML, RESOLVED, TRAIN_DIR
 from primus.bundle.layout import METRICS as METRICS_FILE
 from primus.bundle.layout import TRAIN_LOG as LOG_FILE
-from primus.errors import LaunchError
+from primus.errors import LaunchError, TrainingInterruptedError
 from primus.progress import ProgressView
 from primus.validate.confine import escaping_keys
 
@@ -227,6 +228,7 @@ def train(bundle: Path, *, dry_run: bool = False) -> int:
     _refuse_escaping_paths(job, bundle)
     steps = int(job.get("training", {}).get("steps", 0) or 0)
     train_dir = bundle / TRAIN_DIR
+    _require_writable(train_dir)
     if launch_settings(os.environ).node_rank == 0:  # one node checks the shared checkpoint folder
         _set_aside_damaged_checkpoints(job, train_dir)
     if _finished_without_marker(job, train_dir, steps):
@@ -253,7 +255,7 @@ def train(bundle: Path, *, dry_run: bool = False) -> int:
                 hint="wait for it to finish (or stop it); a stopped run resumes from its checkpoint",
             ) from None
         _refuse_running_workers(train_dir)
-        return_code = _run_torchrun(
+        return_code, signal_number = _run_torchrun(
             argv,
             log_path,
             train_dir / METRICS_FILE,
@@ -261,6 +263,9 @@ def train(bundle: Path, *, dry_run: bool = False) -> int:
             levels=bundle_sink_levels(bundle),
             run_env=bundle_run_env(bundle),
         )
+
+    if signal_number is not None:
+        raise _interrupted(signal_number, job, train_dir, log_path)
 
     if return_code != 0:
         raise LaunchError(
@@ -291,6 +296,65 @@ def bundle_run_env(bundle: Path) -> dict[str, str]:
     return {str(name): str(value) for name, value in env.items()}
 
 
+def _require_writable(train_dir: Path) -> None:
+    """LaunchError before anything starts when ``train/`` cannot be written (read-only bundle, full disk)."""
+    probe = train_dir / ".write-probe"
+    created = not train_dir.exists()
+    try:
+        train_dir.mkdir(parents=True, exist_ok=True)
+        probe.write_text("ok\n", encoding="utf-8")
+        probe.unlink()
+        if created:
+            train_dir.rmdir()  # a check leaves nothing behind; the train stage creates it when it starts
+    except OSError as error:
+        raise LaunchError(
+            f"cannot write the run's train/ folder: {error.strerror or error}",
+            file=str(train_dir),
+            hint="training writes its log, metrics and checkpoints into <bundle>/train/: train where the "
+            "runs folder is writable and has free space (nothing was started)",
+        ) from None
+
+
+def _interrupted(signal_number: int, job: dict[str, Any], train_dir: Path, log_path: Path) -> LaunchError:
+    """The message for a run stopped by Ctrl-C or SIGTERM: where it stopped and what a rerun does."""
+    name = {signal.SIGINT: "Ctrl-C (SIGINT)", signal.SIGTERM: "SIGTERM"}.get(
+        signal_number, f"signal {signal_number}"
+    )
+    rows = read_rows(train_dir / METRICS_FILE)
+    stopped = f" at step {rows[-1]['step']}" if rows else " before the first step"
+    checkpoint = job.get("checkpoint", {})
+    newest = (
+        newest_intact(train_dir / checkpoint.get("folder", "checkpoint"))
+        if checkpoint.get("enable")
+        else None
+    )
+    if newest is not None:
+        rerun = f"run the same command again to resume from checkpoint step-{newest}"
+    elif checkpoint.get("enable"):
+        rerun = "no checkpoint was saved yet: running the same command again starts from step 0"
+    else:
+        rerun = "checkpoint.enable is false: running the same command again starts from step 0"
+    return TrainingInterruptedError(
+        f"training interrupted by {name}{stopped}; the workers were stopped and nothing was marked done",
+        signal_number=signal_number,
+        file=str(log_path),
+        hint=rerun,
+    )
+
+
+def _log_write_failed(error: OSError, log_path: Path) -> LaunchError:
+    return LaunchError(
+        f"cannot write the training log: {error.strerror or error}; training was stopped",
+        file=str(log_path),
+        hint="free space on that file system (or make it writable), then run train again: it resumes from "
+        "the newest intact checkpoint",
+    )
+
+
+#: Seconds torchrun gets to stop its workers after the first signal before it is killed.
+STOP_GRACE_S = 60
+
+
 def _run_torchrun(
     argv: list[str],
     log_path: Path,
@@ -299,7 +363,7 @@ def _run_torchrun(
     *,
     levels: SinkLevels | None = None,
     run_env: dict[str, str] | None = None,
-) -> int:
+) -> tuple[int, int | None]:
     """Run ``argv``; its output lines go to ``log_path``; this process's stdout shows the progress view.
 
     TorchTitan's lines at or above the experiment's ``file_sink_level`` stay in the log (lines without a
@@ -310,10 +374,13 @@ def _run_torchrun(
     levels = levels or SinkLevels()
     print(f"training log: {log_path}", flush=True)
     progress = ProgressView(steps)
-    with log_path.open("a", encoding="utf-8") as log:
+    # Unbuffered bytes: a failed write (ENOSPC) leaves nothing behind for close() to fail on again.
+    with log_path.open("ab", buffering=0) as log:
         started = datetime.now(UTC).isoformat(timespec="seconds")
-        log.write(f"=== primus train started {started}: {shlex.join(argv)}\n")
-        log.flush()
+        try:
+            log.write(f"=== primus train started {started}: {shlex.join(argv)}\n".encode())
+        except OSError as error:
+            raise _log_write_failed(error, log_path) from None
         tail = _MetricsTail(metrics_path)
         process = subprocess.Popen(
             argv,
@@ -328,29 +395,59 @@ def _run_torchrun(
             bufsize=1,
             preexec_fn=_die_with_parent,
         )
+        received: list[int] = []
+
+        def stop(signal_number: int, _frame: Any) -> None:
+            # Ctrl-C or SIGTERM: torchrun stops its workers (they may checkpoint on SIGTERM); a second
+            # signal does not wait for that.
+            received.append(signal_number)
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM if len(received) == 1 else signal.SIGKILL)
+
+        handlers = _install(stop)
         try:
             for line in process.stdout or ():
                 # file_sink_level / stderr_sink_level (sink_level: both) of the experiment
                 if levels.to_file(line):
-                    log.write(line)
-                    log.flush()
+                    log.write(line.encode("utf-8", "replace"))
                 if levels.to_stderr(line):
                     sys.stderr.write(line)
                     sys.stderr.flush()
                 row = tail.changed()
                 if row is not None:
                     progress.update(row)
-            return_code = process.wait()
-        except KeyboardInterrupt:
+            return_code = _wait(process, received)
+        except OSError as error:  # the log cannot be written: ENOSPC, EROFS, EIO
             process.terminate()
-            process.wait()
-            progress.close()
-            raise LaunchError(
-                "training interrupted",
-                file=str(log_path),
-                hint="run train again to resume from the latest checkpoint",
-            ) from None
+            _wait(process, [signal.SIGTERM])
+            raise _log_write_failed(error, log_path) from None
         finally:
+            _restore(handlers)
             progress.close()
-        log.write(f"=== torchrun exited with code {return_code}\n")
-    return return_code
+        try:
+            stopped_by = f" after {signal.Signals(received[0]).name}" if received else ""
+            log.write(f"=== torchrun exited with code {return_code}{stopped_by}\n".encode())
+        except OSError as error:
+            raise _log_write_failed(error, log_path) from None
+    return return_code, (received[0] if received else None)
+
+
+def _install(handler: Any) -> dict[int, Any]:
+    """Install ``handler`` for SIGINT and SIGTERM (main thread only); returns the previous handlers."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {number: signal.signal(number, handler) for number in (signal.SIGINT, signal.SIGTERM)}
+
+
+def _restore(handlers: dict[int, Any]) -> None:
+    for number, handler in handlers.items():
+        signal.signal(number, handler)
+
+
+def _wait(process: subprocess.Popen, received: list[int]) -> int:
+    """torchrun's exit status; after a signal, it gets ``STOP_GRACE_S`` to stop its workers, then SIGKILL."""
+    try:
+        return process.wait(timeout=STOP_GRACE_S if received else None)
+    except subprocess.TimeoutExpired:
+        process.kill()  # its workers follow: they die with their parent (entry._die_with_torchrun)
+        return process.wait()
