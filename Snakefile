@@ -10,6 +10,10 @@ min_version("9.0")
 configfile: f"{workflow.basedir}/config/config.yaml"
 
 
+# The landing page of `snakemake --report`: the verdicts first, then what the workflow does.
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/validate.smk"
 include: "workflow/rules/container.smk"

@@ -94,8 +94,8 @@ class Backend(Protocol):
         """The exact argv that trains ``bundle`` in this environment (``torchrun ...``)."""
         ...
 
-    def train(self, bundle: Path, *, dry_run: bool = False) -> int:
-        """Train ``bundle`` (resumably); the exit status."""
+    def train(self, bundle: Path, *, dry_run: bool = False, observability: Any = None) -> int:
+        """Train ``bundle`` (resumably) with TensorBoard/W&B ``observability`` settings; the exit status."""
         ...
 
     def check_version(self) -> None:

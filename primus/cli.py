@@ -347,11 +347,14 @@ def cmd_train(args: argparse.Namespace) -> int:
             "give either --bundle DIR or a CONFIG file", hint="primus-cli train --bundle runs/EXP/HASH"
         )
     if args.bundle:
+        from primus import observability
+
         return stages.train_bundle(
             Path(args.bundle),
             runtime=args.runtime,
             container_variant=args.container_variant,
             dry_run=args.dry_run,
+            observability=observability.from_overrides(args.overrides),
         )
     if args.runtime == "container":
         raise PrimusError(
@@ -406,7 +409,9 @@ def _freeze_and_train(config_path: str, overrides: Sequence[str], args: argparse
     bundle = stages.freeze_experiment(validated, runs_dir=runs_dir, image_id=image_id)
     print(f"bundle:           {bundle}")
     sys.stdout.flush()
-    return stages.train_bundle(bundle)
+    from primus import observability
+
+    return stages.train_bundle(bundle, observability=observability.settings_of(validated.config))
 
 
 def _print_architecture(resolved, config: dict) -> None:

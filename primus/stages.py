@@ -120,20 +120,33 @@ def read_image_id(path: str | Path | None) -> str | None:
 
 
 def train_bundle(
-    bundle: Path, *, runtime: str = "host", container_variant: str = "rocm", dry_run: bool = False
+    bundle: Path,
+    *,
+    runtime: str = "host",
+    container_variant: str = "rocm",
+    dry_run: bool = False,
+    observability: dict[str, Any] | None = None,
 ) -> int:
     """Train a frozen bundle to completion (resuming from its newest checkpoint); 0 when done.
 
     ``runtime="container"`` trains inside the image the bundle was frozen against: its ID is part of the
     hash (lock.json ``runtime.image_id``), so that image and no other trains it. ``dry_run`` prints the
-    command instead. Raises LaunchError (exit 1) when training fails.
+    command instead. Raises LaunchError (exit 1) when training fails. ``observability``: TensorBoard/W&B
+    settings for this launch (``primus.observability``; not part of the bundle).
     """
     bundle = Path(bundle)
     if runtime == "container":
+        from primus import observability as watching
+
+        if observability and watching.enabled(observability):
+            raise PrimusError(
+                "TensorBoard/W&B settings at train time work on the host runtime only",
+                hint="train on the host (runtime: host), or turn metrics.enable_tensorboard/enable_wandb off",
+            )
         return _train_in_container(bundle, container_variant, dry_run=dry_run)
     from primus.bundle import bundle_backend
 
-    return bundle_backend(bundle).train(bundle, dry_run=dry_run)
+    return bundle_backend(bundle).train(bundle, dry_run=dry_run, observability=observability)
 
 
 def _train_in_container(bundle: Path, variant: str, *, dry_run: bool) -> int:

@@ -679,3 +679,36 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+# ---------------------------------------------------------------------------------------------- report
+
+
+def report_labels(shows: str) -> Callable[..., dict[str, str]]:
+    """The ``labels=`` of a verify output in ``snakemake --report``: run, verdict and what the file shows.
+
+    Evaluated when the report is built (the verdict exists by then), so the report's tables and its landing
+    page (workflow/report/workflow.rst) name each run's verdict beside its files.
+    """
+
+    def labels(wildcards: Any, output: Any) -> dict[str, str]:
+        return {"run": wildcards.bundle_hash, "verdict": verdict_word(Path(output.verdict)), "shows": shows}
+
+    return labels
+
+
+def verdict_word(path: Path) -> str:
+    """``PASS``/``FAIL`` from a verdict.json, ``not verified`` when it is missing or unreadable."""
+    try:
+        return "PASS" if json.loads(path.read_text(encoding="utf-8")).get("passed") else "FAIL"
+    except (OSError, ValueError, AttributeError):
+        return "not verified"
+
+
+def observability_train_args(config: Mapping[str, Any]) -> str:
+    """`` --metrics.enable_tensorboard=true ...`` for the train rule: TensorBoard/W&B are launch settings,
+    not part of the bundle (``primus.observability``), so they reach ``primus-cli train --bundle`` here."""
+    from primus import observability
+
+    arguments = observability.cli_arguments(observability.settings_of(config))
+    return "".join(f" {shlex.quote(argument)}" for argument in arguments)

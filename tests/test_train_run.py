@@ -323,3 +323,15 @@ def test_a_read_only_bundle_is_refused_before_anything_starts(tmp_path):
     assert result.returncode == 1, result.stderr
     assert "cannot write the run's train/ folder: Read-only file system" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_tensorboard_given_at_launch_writes_event_files_under_train(tmp_path):
+    # TensorBoard is a launch setting (not part of the bundle): the bundle's own config keeps it off.
+    bundle = write_bundle(tmp_path / "bundle", training={"steps": 2}, checkpoint={"enable": False})
+    assert "enable_tensorboard" not in (bundle / "job_config.toml").read_text()
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert train(bundle, observability={"metrics.enable_tensorboard": True}) == 0
+    events = list((bundle / "train" / "tb").glob("*/events.out.tfevents.*"))
+    assert events and events[0].stat().st_size > 0
+    recorded = json.loads((bundle / "train" / "observability.json").read_text())
+    assert recorded == {"metrics.enable_tensorboard": True}

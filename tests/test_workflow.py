@@ -130,6 +130,9 @@ def test_train_runs_every_stage_and_ends_with_a_passing_verdict(trained):
     assert json.loads((bundle / "verify" / "verdict.json").read_text())["passed"] is True
     assert "verdict: PASS" in output[output.rindex("(Rule: train)") :]
     assert (bundle / "train" / "DONE").is_file()
+    # The progress view, not TorchTitan's log (that is in train/train.log): one plain line per logged step.
+    assert re.search(r"^step 6/6 \| loss \d+\.\d{4} \| [\d,]+ tok/s \| ETA 0:00:00$", output, re.M), output
+    assert "[titan]" not in output and "\x1b[" not in output
 
 
 @pytest.mark.slow
@@ -166,9 +169,21 @@ def test_value_change_plans_a_new_bundle_and_keeps_the_old_one(trained, snakemak
 
 @pytest.mark.slow
 def test_report_holds_the_verdict_and_the_loss_plot(trained, snakemake):
-    workdir, experiment, _, _ = trained
+    workdir, experiment, bundle, _ = trained
     snakemake("--report", "report.html", "train", "--config", f"exp={experiment}", cwd=workdir)
     html = (workdir / "report.html").read_text(encoding="utf-8", errors="replace")
     assert "loss.png" in html
     assert "report.md" in html
     assert "report.html" in html  # verify's own page: the verdict and the inlined plot
+    # The landing page (a JSON string in the page): the verdicts first, then the workflow's description.
+    exp_name = bundle.parent.name
+    verdicts, description = html.index("<h1>Verdicts</h1>"), html.index("<h1>What this workflow does</h1>")
+    passed = html.index("<li><strong>PASS</strong>: experiment", verdicts)
+    assert verdicts < passed < html.index(bundle.name, passed) < description
+    # Results are grouped by experiment, the verdict page first, each labelled with its run and verdict.
+    categories = html[html.index("var categories = ") :].split("};", 1)[0]
+    assert categories.startswith(f'var categories = {{"{exp_name}": {{')
+    for subcategory in ("1 \\u00b7 verdict", "2 \\u00b7 loss per step", "3 \\u00b7 report as Markdown"):
+        assert subcategory in categories, subcategory
+    labels = f'"labels": {{"run": "{bundle.name}", "verdict": "PASS", "shows": '
+    assert html.count(labels) == 3

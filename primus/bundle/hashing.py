@@ -9,6 +9,8 @@ The hash covers what changes what a run computes, and nothing else:
   - the pinned tokenizer and data (``primus.assets``): repository, resolved revision and every file's
     sha256 (absent for a run that reads none, e.g. mock data), so a new tokenizer revision is a new bundle.
 Not covered (recorded in lock.json instead): input file bytes, git commit, paths, the host fingerprint.
+Not covered and not frozen at all: TensorBoard/W&B switches (``primus.observability``): watching a run
+differently must not make it a different run; the train stage passes them at launch.
 The host fingerprint is left out on purpose: the Snakefile plans bundle paths on one machine (a login node)
 and a freeze may run on another (a compute node), and both must agree on the path.
 """
@@ -19,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from primus import observability
 from primus.backend import Backend, backend_for
 from primus.bundle.canonical import compact_json, normalize, sha256_text
 from primus.bundle.layout import BUNDLE_FORMAT, HASH_LENGTH
@@ -99,7 +102,7 @@ def compute_hash(
     """
     from primus.assets import hash_entries
 
-    document = canonical_document(resolved, config)
+    document = canonical_document(resolved, observability.without(config))
     env = env_record(resolved.env_consumed)
     versions = pinned_versions(resolved, backend) if packages is None else packages
     pins = pinned_assets(resolved, config, backend) if assets is None else assets

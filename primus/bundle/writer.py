@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from primus import observability
 from primus.backend import Backend, backend_for
 from primus.bundle.canonical import (
     canonical_json,
@@ -148,10 +149,12 @@ def render_bundle(
     """Every bundle file's text (name -> text, manifest last) and the bundle hash; writes nothing.
 
     The job config is the backend's (``backend`` defaults to the one serving ``resolved.framework``).
+    Observability keys (``primus.observability``) are not part of a bundle: they are launch settings.
     """
     from primus.assets import hash_entries
 
     backend = backend or backend_for(resolved.framework)
+    config = observability.without(config)
     document = canonical_document(resolved, config)
     _refuse_plaintext_secrets(resolved, document)
     env = env_record(resolved.env_consumed)
@@ -251,6 +254,7 @@ def _provenance(resolved: ResolvedExperiment) -> dict[str, list[dict[str, Any]]]
             for setting in settings
         ]
         for key, settings in resolved.provenance.items()
+        if not observability.is_observability_key(key)
     }
 
 

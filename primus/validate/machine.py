@@ -156,6 +156,16 @@ def preflight(
                 f"pip install {package} into this environment, or remove '{name}' from model.converters",
             )
 
+    if _get(config, "metrics.enable_wandb") and importlib.util.find_spec("wandb") is None:
+        # TorchTitan would log an ERROR and train on without W&B, exiting 0.
+        fail(
+            "metrics.enable_wandb",
+            "Weights & Biases logging is requested but the wandb package is not installed here",
+            True,
+            "pip install wandb (set WANDB_MODE=offline to keep the run on this machine), or set "
+            "metrics.enable_wandb: false",
+        )
+
     _check_assets(config, base_dir, fail)
 
     host = host or Host.detect(env)

@@ -12,7 +12,9 @@ from primus.containers.paths import read_image_id
 from primus.errors import PrimusError, report_error
 from primus.workflow import (
     plan_workflow,
+    observability_train_args,
     primus_cli_command,
+    report_labels,
     resource_lookups as _resource_lookups,
     runtime_train_args,
     sweep_needs_a_file,

@@ -1,5 +1,6 @@
 # Train from the frozen bundle (resumes from its checkpoint after an interruption). Resources are what the
 # SLURM profile requests; one node runs primus-cli train directly, several run one per node through srun.
+# TensorBoard/W&B settings are not part of the bundle (no retrain for them): they are passed at launch.
 rule train_model:
     input:
         frozen=f"{WORK}/{{bundle_hash}}/frozen",
@@ -17,7 +18,8 @@ rule train_model:
             Path(output.done).parents[1],
             run_of_bundle(wc).resources,
             primus_cli=CLI,
-            train_args=runtime_train_args(PLAN.runtime, config["container_variant"]),
+            train_args=runtime_train_args(PLAN.runtime, config["container_variant"])
+            + observability_train_args(run_of_bundle(wc).config),
         ),
     shell:
         "( {params.command} ) 2>&1 | tee {log:q}"

@@ -122,10 +122,10 @@ class TorchTitanBackend:
 
         return launch_command(bundle, env=env, job_config=job_config, check_host=check_host)
 
-    def train(self, bundle: Path, *, dry_run: bool = False) -> int:
+    def train(self, bundle: Path, *, dry_run: bool = False, observability: Any = None) -> int:
         from primus.backends.torchtitan.runner import train
 
-        return train(bundle, dry_run=dry_run)
+        return train(bundle, dry_run=dry_run, observability=observability)
 
     def check_version(self) -> None:
         from primus.backends.torchtitan.runner import check_training_stack

@@ -18,12 +18,14 @@ import subprocess
 import sys
 import threading
 from collections import deque
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from primus import observability as watching
 from primus.backends.torchtitan.backend import TorchTitanBackend
 from primus.backends.torchtitan.checkpoint_integrity import newest_intact, set_aside_damaged
 from primus.backends.torchtitan.launch import (
@@ -204,8 +206,12 @@ def _log_tail(path: Path, lines: int = TAIL_LINES) -> str:
         return "(no log written)"
 
 
-def train(bundle: Path, *, dry_run: bool = False) -> int:
+def train(bundle: Path, *, dry_run: bool = False, observability: Mapping[str, Any] | None = None) -> int:
     """Train ``bundle`` to completion with TorchTitan; returns 0 (errors raise ``PrimusError``).
+
+    ``observability``: TensorBoard/W&B settings by dotted key (``primus.observability``), passed to
+    TorchTitan on its command line and recorded in ``train/observability.json``; they are not part of the
+    bundle, so turning them on never makes a new one.
 
     The bundle is checked first (``check_bundle``): a tampered one raises ``BundleIntegrityError`` (exit 1)
     naming each file, and nothing is launched. ``dry_run`` prints the torchrun command and writes nothing.
@@ -219,7 +225,8 @@ def train(bundle: Path, *, dry_run: bool = False) -> int:
     if done is not None:
         print(f"{bundle}: training already complete (step {done.get('step')}); nothing to do")
         return 0
-    argv = launch_command(bundle, env=os.environ)
+    watch = dict(observability or {})
+    argv = launch_command(bundle, env=os.environ) + watching.launch_arguments(watch)
     if dry_run:
         print(shlex.join(argv))
         return 0
@@ -241,6 +248,7 @@ def train(bundle: Path, *, dry_run: bool = False) -> int:
     check_training_stack()
     check_cached_assets(bundle)  # the tokenizer/data it pins, by digest, before anything starts
     train_dir.mkdir(parents=True, exist_ok=True)
+    (train_dir / watching.RECORD).write_text(json.dumps(watch, indent=2, sort_keys=True) + "\n")
     # On a multi-node launch every node runs this; only node 0 owns the plain names (shared file systems).
     node_rank = launch_settings(os.environ).node_rank
     suffix = f".node{node_rank}" if node_rank else ""
