@@ -7,7 +7,12 @@ import logging
 
 import pytest
 
-from primus.backends.torchtitan.quiet import RunNoiseFilter, extension_module_copied, needs_no_assets
+from primus.backends.torchtitan.quiet import (
+    RunNoiseFilter,
+    extension_module_copied,
+    launcher_markers,
+    needs_no_assets,
+)
 from primus.progress import EtaClock, ProgressView, wants_color
 
 
@@ -125,3 +130,11 @@ def test_the_moved_field_warning_is_dropped_only_when_both_fields_name_the_same_
     assert not extension_module_copied({"experimental": {"custom_args_module": "ext"}})
     assert not RunNoiseFilter(assets_unused=False, cpu=False, module_copied=True).filter(record(MOVED))
     assert RunNoiseFilter(assets_unused=False, cpu=False, module_copied=False).filter(record(MOVED))
+
+
+def test_torchruns_nccl_default_is_quiet_only_when_the_caller_left_it_unset():
+    message = "ENV[TORCH_NCCL_ASYNC_ERROR_HANDLING] = 1 will be overridden to 3 based on job config"
+    assert launcher_markers({}) == {"PRIMUS_NCCL_ASYNC_UNSET": "1"}
+    assert launcher_markers({"TORCH_NCCL_ASYNC_ERROR_HANDLING": "1"}) == {}
+    assert not RunNoiseFilter(assets_unused=False, cpu=False, nccl_defaulted=True).filter(record(message))
+    assert RunNoiseFilter(assets_unused=False, cpu=False, nccl_defaulted=False).filter(record(message))

@@ -15,6 +15,9 @@ named below with the condition under which it is dropped; everything else TorchT
 - on a host without an accelerator: "Error running lspci", "Peak flops undefined for: cpu, fallback to A100"
   and "Peak FLOPS used for computing MFU" are dropped, and the step line loses its ``mfu: x%`` field
   (tokens/s and TFLOPS stay: they are measured);
+- torchrun sets ``TORCH_NCCL_ASYNC_ERROR_HANDLING=1`` when the caller did not, and TorchTitan then warns
+  that it overrides it with 3: when the launcher saw the variable unset (it passes
+  ``PRIMUS_NCCL_ASYNC_UNSET=1``), that warning concerns nothing the user set and is dropped;
 - the CPU autocast warning: with ``training.mixed_precision_param = "float32"`` on a CPU there is nothing to
   autocast, so TorchTitan's AMP context is an empty one instead of a ``torch.autocast`` that warns and
   disables itself (``cpu_runtime.apply_cpu_patches`` rebinds that one function).
@@ -26,12 +29,23 @@ a file, so TorchTitan's colour codes are switched off in the metrics processor (
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections.abc import Mapping
 from typing import Any
 
 _ASSETS_NOISE = ("HF assets path ", "model.safetensors.index.json not found at hf_assets_path")
 _MOVED_FIELD_NOISE = ("This field is being moved to --job.custom_config_module",)
+_NCCL_DEFAULT_NOISE = ("ENV[TORCH_NCCL_ASYNC_ERROR_HANDLING] = 1 will be overridden to 3",)
+#: Set by the launcher for its workers when the caller had not set TORCH_NCCL_ASYNC_ERROR_HANDLING.
+NCCL_UNSET_MARKER = "PRIMUS_NCCL_ASYNC_UNSET"
+
+
+def launcher_markers(env: Mapping[str, str]) -> dict[str, str]:
+    """What the launcher tells its workers about the caller's environment (see the module docstring)."""
+    return {} if "TORCH_NCCL_ASYNC_ERROR_HANDLING" in env else {NCCL_UNSET_MARKER: "1"}
+
+
 _CPU_NOISE = ("Error running lspci", "Peak flops undefined for: cpu", "Peak FLOPS used for computing MFU")
 _MFU_FIELD = re.compile(r"\s+(?:\x1b\[[0-9;]*m)?mfu: [^%]*%")
 
@@ -55,12 +69,15 @@ def extension_module_copied(job: Mapping[str, Any]) -> bool:
 class RunNoiseFilter(logging.Filter):
     """Drops the messages listed in the module docstring and strips MFU from step lines on a CPU."""
 
-    def __init__(self, *, assets_unused: bool, cpu: bool, module_copied: bool = False) -> None:
+    def __init__(
+        self, *, assets_unused: bool, cpu: bool, module_copied: bool = False, nccl_defaulted: bool = False
+    ) -> None:
         super().__init__("primus.quiet")
         self.dropped = (
             (_ASSETS_NOISE if assets_unused else ())
             + (_CPU_NOISE if cpu else ())
             + (_MOVED_FIELD_NOISE if module_copied else ())
+            + (_NCCL_DEFAULT_NOISE if nccl_defaulted else ())
         )
         self.cpu = cpu
 
@@ -78,7 +95,10 @@ def install(job: Mapping[str, Any], *, cpu: bool) -> RunNoiseFilter:
     from torchtitan.tools.logging import logger
 
     noise = RunNoiseFilter(
-        assets_unused=needs_no_assets(job), cpu=cpu, module_copied=extension_module_copied(job)
+        assets_unused=needs_no_assets(job),
+        cpu=cpu,
+        module_copied=extension_module_copied(job),
+        nccl_defaulted=os.environ.get(NCCL_UNSET_MARKER) == "1",
     )
     logger.addFilter(noise)
     return noise

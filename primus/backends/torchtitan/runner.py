@@ -26,6 +26,7 @@ from typing import Any
 import yaml
 
 from primus import observability as watching
+from primus.backends.torchtitan import quiet
 from primus.backends.torchtitan.backend import TorchTitanBackend
 from primus.backends.torchtitan.checkpoint_integrity import newest_intact, set_aside_damaged
 from primus.backends.torchtitan.launch import (
@@ -397,6 +398,7 @@ def _run_torchrun(
             env={
                 **environment_for_launch({**os.environ, **(run_env or {})}),
                 **offline_environment(metrics_path.parents[1]),
+                **quiet.launcher_markers(os.environ),
             },
             text=True,
             errors="replace",
