@@ -65,6 +65,11 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def namespace_of(repo_type: str | None, repo_id: str | None) -> str:
+    """``models--ORG--NAME`` / ``datasets--ORG--NAME`` (huggingface_hub's names); ``local`` without a repo."""
+    return f"{repo_type}s--{repo_id.replace('/', '--')}" if repo_id else "local"
+
+
 def selection_digest(files: Mapping[str, str]) -> str:
     """The digest of a file set (sorted ``path sha256`` lines): names a local snapshot."""
     text = "".join(f"{path} {digest}\n" for path, digest in sorted(files.items()))

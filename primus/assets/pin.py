@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from primus.assets.cache import AssetCache, selection_digest, sha256_of
+from primus.assets.cache import AssetCache, namespace_of, selection_digest, sha256_of
 from primus.assets.hub import HubClient
 from primus.assets.sources import AssetSource, parse_source
 from primus.config.model import Origin
@@ -35,7 +35,7 @@ class PinnedAsset:
 
     role: str
     key: str
-    source: str  # "hub" or "local"
+    source: str  # "hub", "local" or "stream" (recorded, not pinned: no revision, no files)
     value: str  # the config value as written
     files: dict[str, str]  # relative path -> sha256
     repo: str | None = None
@@ -47,7 +47,7 @@ class PinnedAsset:
 
     @property
     def namespace(self) -> str:
-        return f"{self.repo_type}s--{self.repo.replace('/', '--')}" if self.repo else "local"
+        return namespace_of(self.repo_type, self.repo)
 
     @property
     def snapshot(self) -> str:
@@ -85,19 +85,7 @@ def hash_entries(pinned: Sequence[PinnedAsset]) -> dict[str, Any]:
 
 def hash_entries_from_lock(lock_assets: Mapping[str, Any] | None) -> dict[str, Any] | None:
     """``hash_entries`` rebuilt from lock.json's ``assets`` (check-bundle), None when there are none."""
-    if not lock_assets:
-        return None
-    return {
-        role: {
-            "source": entry.get("source"),
-            "repo": entry.get("repo"),
-            "repo_type": entry.get("repo_type"),
-            "revision": entry.get("revision"),
-            "files": dict(sorted((entry.get("files") or {}).items())),
-        }
-        for role, entry in sorted(lock_assets.items())
-        if isinstance(entry, Mapping)
-    }
+    return hash_entries(pins_from_lock(lock_assets)) or None
 
 
 def sources_of(
@@ -418,9 +406,12 @@ def cached_problems(lock_assets: Mapping[str, Any] | None, *, env: Mapping[str, 
 
 
 def pins_from_lock(lock_assets: Mapping[str, Any] | None) -> list[PinnedAsset]:
-    """The pins a bundle's lock.json records."""
+    """The pins a bundle's lock.json records (entries that are not mappings are skipped: a forged
+    lock.json then fails the bundle's hash check instead of crashing it)."""
     pins = []
     for role, entry in sorted((lock_assets or {}).items()):
+        if not isinstance(entry, Mapping):
+            continue
         pins.append(
             PinnedAsset(
                 role=role,

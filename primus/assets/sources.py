@@ -62,7 +62,9 @@ class AssetSource:
     @property
     def namespace(self) -> str:
         """The cache folder of this repository (``models--ORG--NAME``), as huggingface_hub names it."""
-        return f"{self.repo_type}s--{self.repo_id.replace('/', '--')}" if self.repo_id else "local"
+        from primus.assets.cache import namespace_of
+
+        return namespace_of(self.repo_type, self.repo_id)
 
     def error(self, message: str, *, hint: str, cls: type[AssetError] = AssetError) -> AssetError:
         """An error located at this source's config key (file:line when known)."""
