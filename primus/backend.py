@@ -41,6 +41,9 @@ class Backend(Protocol):
     moved_keys: Mapping[str, str]
     #: Names from other trainers (Megatron-LM's ``train_iters`` ...) -> this framework's dotted key.
     foreign_names: Mapping[str, str]
+    #: Where a run's shape lives in the config: ``steps``, ``log_freq`` (a metrics record at step 1 and
+    #: every multiple), ``checkpoint_enable``, ``checkpoint_folder`` (under train/), ``deterministic``.
+    run_keys: Mapping[str, str]
     #: Config-extension modules whose keys the schema covers (``""``: none).
     extension_modules: tuple[str, ...]
     #: The tokenizer/data inputs a config names (``references(config, default_of=...)``), the tokenizer

@@ -44,12 +44,16 @@ def read_settings(bundle: Path) -> RunSettings:
     config = document["config"]
     shown = str(bundle / RESOLVED)
     backend = backend_for(document.get("framework"))
+
+    def setting(name: str, kind: type, minimum: int | None = None) -> Any:
+        return _setting(config, backend.run_keys[name], kind, shown, backend, minimum=minimum)
+
     return RunSettings(
-        steps=_setting(config, "training.steps", int, shown, backend, minimum=1),
-        log_freq=_setting(config, "metrics.log_freq", int, shown, backend, minimum=1),
-        checkpoint_enable=_setting(config, "checkpoint.enable", bool, shown, backend),
-        checkpoint_folder=_setting(config, "checkpoint.folder", str, shown, backend),
-        deterministic=_setting(config, "debug.deterministic", bool, shown, backend),
+        steps=setting("steps", int, minimum=1),
+        log_freq=setting("log_freq", int, minimum=1),
+        checkpoint_enable=setting("checkpoint_enable", bool),
+        checkpoint_folder=setting("checkpoint_folder", str),
+        deterministic=setting("deterministic", bool),
         device=_recorded_device(bundle),
     )
 
@@ -63,8 +67,13 @@ def _setting(
     *,
     minimum: int | None = None,
 ) -> Any:
-    section, key = dotted.split(".")
-    value = (config.get(section) or {}).get(key, backend.default_of(dotted))
+    *parents, key = dotted.split(".")
+    node: Any = config
+    for part in parents:
+        node = node.get(part) or {} if isinstance(node, dict) else {}
+    value = (
+        node.get(key, backend.default_of(dotted)) if isinstance(node, dict) else backend.default_of(dotted)
+    )
     wrong_type = not isinstance(value, kind) or (kind is int and isinstance(value, bool))
     if wrong_type or (minimum is not None and value < minimum):
         expected = kind.__name__ if minimum is None else f"{kind.__name__} >= {minimum}"

@@ -14,6 +14,7 @@ import json
 import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from primus.backends.torchtitan.assets import ASSETS
@@ -65,6 +66,16 @@ class TorchTitanBackend:
     display_name = "TorchTitan"
     moved_keys = MOVED_KEYS
     foreign_names = FOREIGN_NAMES
+    #: Where a run's shape lives in the config (verify reads these through the backend).
+    run_keys = MappingProxyType(
+        {
+            "steps": "training.steps",
+            "log_freq": "metrics.log_freq",
+            "checkpoint_enable": "checkpoint.enable",
+            "checkpoint_folder": "checkpoint.folder",
+            "deterministic": "debug.deterministic",
+        }
+    )
     #: ``job.custom_config_module`` values whose keys the schema knows ("" is none).
     extension_modules = ("", PRIMUS_EXTENSION_MODULE)
     #: Which config keys name the tokenizer and data a run reads, and how TorchTitan reads them.
