@@ -6,6 +6,7 @@ and nothing below them, so the order of the stages and what each one is given ar
 
 - :func:`validate_experiment` loads an experiment with its overrides and validates it (``preflight`` adds
   the checks about this machine). Writes nothing.
+- :func:`validate_resolved` is the same for an experiment already loaded (each point of a sweep).
 - :meth:`Validated.bundle` is the bundle path the experiment freezes to (its content hash). Writes nothing.
 - :func:`fetch_assets` pins the tokenizer and data it reads (fetching what the asset cache lacks).
 - :func:`freeze_experiment` writes that bundle (atomically; an existing one is returned untouched).
@@ -66,9 +67,22 @@ def validate_experiment(
 ) -> Validated:
     """Load ``path`` with ``overrides`` and validate it; raises ConfigError(s) with file:line; no writes."""
     from primus.config import load_experiment
-    from primus.validate import check
 
     resolved = load_experiment(path, overrides, configs_root=configs_root, env=env)
+    return validate_resolved(resolved, preflight=preflight, strict=strict, env=env)
+
+
+def validate_resolved(
+    resolved: ResolvedExperiment,
+    *,
+    preflight: bool = False,
+    strict: bool = False,
+    env: Mapping[str, str] | None = None,
+) -> Validated:
+    """The validate stage for an experiment already loaded (a sweep point: ``primus.config.with_overrides``
+    of the loaded base)."""
+    from primus.validate import check
+
     validation = check(resolved, preflight=preflight, env=env, strict=strict)
     return Validated(resolved, validation.config, list(validation.warnings))
 

@@ -377,3 +377,17 @@ def test_warnings_of_the_points_are_printed_once_and_strict_makes_them_errors(fo
     assert "2 warnings (--strict makes them errors)" in err
     assert main(["sweep", "plan", "--strict", str(sweep)]) == 2
     assert "an error because of --strict" in capsys.readouterr().err
+
+
+def test_a_point_planned_on_the_loaded_base_equals_a_full_load_with_every_override():
+    from primus.config import load_experiment, with_overrides
+
+    shared = ["--training.steps=4"]
+    point = ["--optimizer.lr=0.002", "--debug.seed=3", "--optimizer={name: AdamW, eps: 1.0e-7}"]
+    base = load_experiment(CPU_DEFAULT, shared)
+    fast = with_overrides(base, point)
+    full = load_experiment(CPU_DEFAULT, [*shared, *point])
+    assert fast.config == full.config
+    assert fast.provenance == full.provenance
+    assert fast.cli_overrides == full.cli_overrides
+    assert base.config["optimizer"]["lr"] != 0.002  # the base is left as it was

@@ -14,7 +14,7 @@ from primus.config.explain import (
     render,
     resolved_document,
 )
-from primus.config.loader import load_experiment
+from primus.config.loader import load_experiment, with_overrides
 from primus.config.model import LAYERS, Origin, ResolvedExperiment, Setting
 from primus.config.overrides import COMMAND_LINE, parse_cli_overrides
 from primus.config.paths import PACKAGE_CONFIGS, default_configs_root, display_path
@@ -36,4 +36,5 @@ __all__ = [
     "provenance_records",
     "render",
     "resolved_document",
+    "with_overrides",
 ]

@@ -19,6 +19,7 @@ are not loaded). Module names must contain ``trainer``.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -163,3 +164,31 @@ def load_experiment(
         env_consumed=dict(session.consumed),
         cli_overrides=list(overrides),
     )
+
+
+def with_overrides(resolved: ResolvedExperiment, overrides: Sequence[str]) -> ResolvedExperiment:
+    """``resolved`` with more command-line overrides on top, exactly as if ``load_experiment`` had been given
+    them after its own (command-line layers come last, in order): no file is read or merged again, which is
+    what makes planning a sweep of many points cheap. ``resolved`` itself is left unchanged."""
+    layered = LayeredConfig()
+    layered.config = _copy_tree(resolved.config)
+    layered.provenance = {key: list(settings) for key, settings in resolved.provenance.items()}
+    for override in parse_cli_overrides(list(overrides)):
+        layered.apply(override.as_tree(), "command line")
+    return dataclasses.replace(
+        resolved,
+        config=layered.config,
+        provenance=layered.provenance,
+        inputs=list(resolved.inputs),
+        env_consumed=dict(resolved.env_consumed),
+        cli_overrides=[*resolved.cli_overrides, *overrides],
+    )
+
+
+def _copy_tree(value: Any) -> Any:
+    """A copy of the nested dicts and lists of a config (its scalars are immutable)."""
+    if isinstance(value, dict):
+        return {key: _copy_tree(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_copy_tree(item) for item in value]
+    return value

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from primus import stages
 from primus.bundle import layout
+from primus.config.model import ResolvedExperiment
 from primus.config.overrides import COMMAND_LINE
 from primus.errors import AssetCacheError, ConfigError, ConfigErrors, PrimusError
 from primus.sweep.spec import Point, Setting, SweepSpec
@@ -71,8 +72,10 @@ def plan_sweep(
     """Validate every point of ``spec`` and compute its bundle; ConfigErrors with every problem found.
 
     ``strict``: validation warnings are errors (as ``primus-cli validate --strict``)."""
+    from primus.config import with_overrides
+
     shared = [*base_overrides, *_overrides(spec.overrides)]
-    _check_base(spec, shared, configs_root, strict)
+    base = _load_base(spec, shared, configs_root, strict)
     planned: list[PlannedPoint] = []
     problems: dict[tuple, tuple[PrimusError, list[str]]] = {}
     warnings: dict[tuple, tuple[PrimusError, list[str]]] = {}
@@ -80,9 +83,8 @@ def plan_sweep(
     for point in spec.points:
         overrides = (*shared, *point.overrides())
         try:
-            validated = stages.validate_experiment(
-                spec.base, overrides, configs_root=configs_root, strict=strict
-            )
+            # The base is loaded once; each point only adds its own values (command-line layers).
+            validated = stages.validate_resolved(with_overrides(base, point.overrides()), strict=strict)
         except ConfigError as error:
             _collect(problems, _problems_of(error), point, spec)
             continue
@@ -117,27 +119,30 @@ def _overrides(settings: Sequence[Setting]) -> list[str]:
     return [s.value if s.file == COMMAND_LINE else s.override() for s in settings]
 
 
-def _check_base(spec: SweepSpec, overrides: Sequence[str], configs_root: Path | None, strict: bool) -> None:
-    """The base experiment with the sweep's overrides must be valid on its own (one report, not one per
-    point); problems of the sweep's own ``overrides:`` are shown at their lines in the sweep file."""
-    if spec.path is None:
-        return
+def _load_base(
+    spec: SweepSpec, overrides: Sequence[str], configs_root: Path | None, strict: bool
+) -> ResolvedExperiment:
+    """The base experiment with the sweep's overrides, loaded once for every point.
+
+    It must load, and be valid on its own (one report, not one per point), unless the first point's values
+    make it valid (a base that needs an axis value). Problems of the sweep's own ``overrides:`` are shown
+    at their lines in the sweep file. A single run's problems are its own, as ``primus-cli`` reports them.
+    """
+    from primus.config import load_experiment, with_overrides
+
     try:
-        stages.validate_experiment(spec.base, overrides, configs_root=configs_root, strict=strict)
-    except ConfigError as error:
-        if spec.points and spec.points[0].settings:
-            # A problem that only a point's value causes is that point's; with every point's values the
-            # base may well be valid. Report the base only if it fails with the first point applied too.
+        base = load_experiment(spec.base, overrides, configs_root=configs_root)
+        if spec.path is not None:
             try:
-                stages.validate_experiment(
-                    spec.base,
-                    [*overrides, *spec.points[0].overrides()],
-                    configs_root=configs_root,
-                    strict=strict,
-                )
-                return
+                stages.validate_resolved(base, strict=strict)
             except ConfigError:
-                pass
+                if not (spec.points and spec.points[0].settings):
+                    raise
+                first = with_overrides(base, spec.points[0].overrides())
+                stages.validate_resolved(first, strict=strict)
+    except ConfigError as error:
+        if spec.path is None:
+            raise
         head = ConfigError(
             f"the base experiment {spec.base} is invalid (problems below)",
             file=spec.file,
@@ -151,6 +156,7 @@ def _check_base(spec: SweepSpec, overrides: Sequence[str], configs_root: Path | 
             _at_setting(p, by_key[p.key]) if _from_command_line(p, by_key) else p for p in _problems_of(error)
         ]
         raise ConfigErrors([head, *rest]) from None
+    return base
 
 
 def _problems_of(error: ConfigError) -> list[PrimusError]:
