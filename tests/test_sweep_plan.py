@@ -391,3 +391,12 @@ def test_a_point_planned_on_the_loaded_base_equals_a_full_load_with_every_overri
     assert fast.provenance == full.provenance
     assert fast.cli_overrides == full.cli_overrides
     assert base.config["optimizer"]["lr"] != 0.002  # the base is left as it was
+
+
+def test_the_shipped_example_sweep_plans_cleanly(monkeypatch, capsys):
+    monkeypatch.chdir(REPO)
+    monkeypatch.setenv("PRIMUS_RUNS_DIR", "/nonexistent-runs")  # nothing is written; every point is new
+    assert main(["sweep", "plan", "examples/sweeps/llama3_debugmodel-lr.yaml"]) == 0
+    out = capsys.readouterr().out
+    assert "6 points, 6 bundles" in out
+    assert "lr=0.0003,seed=1  optimizer.lr=0.0003 debug.seed=1" in out
