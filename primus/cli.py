@@ -99,14 +99,6 @@ def _print_warnings(warnings: Sequence[PrimusError], indent: str = "") -> None:
         )
 
 
-def _dump(data: Any, fmt: str) -> str:
-    if fmt == "json":
-        return json.dumps(data, indent=2, sort_keys=True, default=str)
-    import yaml
-
-    return yaml.safe_dump(data, sort_keys=True, default_flow_style=False, allow_unicode=True)
-
-
 def _split_overrides(extra: list[str]) -> list[str]:
     """argparse leaves ``--section.key value`` pairs it does not know in ``extra``: they are overrides."""
     for item in extra:
@@ -163,7 +155,9 @@ def cmd_resolve(args: argparse.Namespace) -> int:
     """Print the fully resolved module config, or freeze it into a run bundle (--freeze)."""
     validated = _load_and_validate(args.config, args.overrides, args, preflight=False)
     if not args.freeze:
-        print(_dump(validated.config, args.format), end="")
+        from primus.config import render
+
+        print(render(validated.config, args.format), end="")
         return 0
     image_id = stages.read_image_id(args.image_id_file)
     print(stages.freeze_experiment(validated, runs_dir=_runs_dir(args), image_id=image_id))
@@ -189,6 +183,7 @@ def cmd_assets(args: argparse.Namespace) -> int:
 def cmd_explain(args: argparse.Namespace) -> int:
     """The final value of one dotted key and every layer that set it (``primus.config.explain``)."""
     from primus.config import explain, explain_section, load_experiment
+    from primus.config.explain import inline
     from primus.validate import known_keys, schema_default
 
     resolved = load_experiment(
@@ -207,14 +202,14 @@ def cmd_explain(args: argparse.Namespace) -> int:
         return 0
     default = _flavor_argument(resolved, key)
     if default is not None:
-        print(f"{key} = {_scalar(default[1])}")
+        print(f"{key} = {inline(default[1])}")
         print(f"  no layer sets it: this is the value of TorchTitan's {default[0]} flavor")
         return 0
     keys = known_keys()
     if key not in keys:
         hint = did_you_mean(suggest(key, sorted(keys))) or "see `primus-cli resolve CONFIG`"
         raise ConfigKeyError(f"unknown key '{key}'", key=key, hint=hint)
-    print(f"{key} = {_scalar(schema_default(key))}")
+    print(f"{key} = {inline(schema_default(key))}")
     print("  no layer sets it: this is TorchTitan's default (or the Primus extension's)")
     return 0
 
@@ -235,10 +230,6 @@ def _flavor_argument(resolved, key: str) -> tuple[str, Any] | None:
             return None
         node = node[part]
     return f"{family} {flavor}", node
-
-
-def _scalar(value: Any) -> str:
-    return json.dumps(value, default=str)
 
 
 def cmd_models(args: argparse.Namespace) -> int:

@@ -36,7 +36,7 @@ class Explanation:
         """One line: ``key = value   (file:line)`` of the winning setting (``key: not set`` when none)."""
         if self.winner is None:
             return f"{self.key}: not set by any layer"
-        return f"{self.key} = {_inline(self.winner.value)}   ({self.winner.origin})"
+        return f"{self.key} = {inline(self.winner.value)}   ({self.winner.origin})"
 
     def format(self) -> str:
         """Human-readable, highest precedence first, the winner marked with ``*``::
@@ -47,7 +47,7 @@ class Explanation:
         """
         if not self.settings:
             return f"{self.key}: not set by any layer"
-        values = [_inline(setting.value) for setting in reversed(self.settings)]
+        values = [inline(setting.value) for setting in reversed(self.settings)]
         width = max(len(value) for value in values)
         lines = [f"{self.key} = {values[0]}"]
         for index, (setting, value) in enumerate(zip(reversed(self.settings), values, strict=True)):
@@ -56,7 +56,8 @@ class Explanation:
         return "\n".join(lines)
 
 
-def _inline(value: Any) -> str:
+def inline(value: Any) -> str:
+    """One value as compact JSON text (how explain shows values: ``5``, ``"c4"``, ``null``)."""
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
