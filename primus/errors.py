@@ -19,6 +19,8 @@ from typing import Any
 EXIT_CONFIG = 2
 #: Exit status for runtime failures (training failed, a verification check failed, a tool is missing).
 EXIT_RUNTIME = 1
+#: Training stopped by a signal after saving a checkpoint (``EX_TEMPFAIL`` of sysexits.h): requeue it.
+EXIT_PREEMPTED = 75
 
 #: The two severities of a validation problem.
 SEVERITIES = ("error", "warning")
@@ -358,6 +360,16 @@ class TrainingInterruptedError(LaunchError):
         super().__init__(message, **kwargs)
         self.signal_number = signal_number
         self.exit_code = 128 + signal_number
+
+
+class TrainingPreemptedError(LaunchError):
+    """Training stopped on SIGUSR1 (SLURM's warning before the time limit) after saving a checkpoint of the
+    current step; run it again (or let the job requeue) to resume.
+
+    Its exit status is ``EX_TEMPFAIL`` (75), so schedulers and workflows can tell "requeue me" from a failure.
+    """
+
+    exit_code = EXIT_PREEMPTED
 
 
 class VerificationFailedError(PrimusError):

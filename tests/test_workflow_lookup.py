@@ -276,7 +276,8 @@ def test_launch_lines_are_sbatch_then_srun_then_one_torchrun_per_node(frozen_cpu
         f"'NODE_RANK=$SLURM_NODEID exec primus-cli train --bundle {frozen_cpu_bundle}'",
         *(
             f"[cpu{rank}] {torchrun} --nnodes={nodes} --nproc_per_node=1 --node_rank={rank} "
-            f"--master_addr=cpu0 --master_port=29511 {tail}"
+            f"--rdzv_backend=c10d --rdzv_endpoint=cpu0:29511 --rdzv_id=bundle-{frozen_cpu_bundle.name} "
+            f"--rdzv_conf=join_timeout=300 {tail}"
             for rank in range(nodes)
         ),
     ]

@@ -21,6 +21,11 @@ METRICS = "metrics.jsonl"
 TRAIN_LOG = "train.log"
 #: Written last, when training completed: ``{"step", "steps", "device"}``.
 DONE = "DONE"
+#: Written by rank 0 when a stop signal (SIGTERM, SIGUSR1) ended training early after a checkpoint:
+#: ``{"step", "signal"}``; removed when training starts again.
+PREEMPTED = "PREEMPTED"
+#: Written by the train process when it receives a stop signal; every worker polls it at each step end.
+STOP_REQUEST = ".stop-request"
 #: The SLURM job that trained the bundle (written only inside a SLURM job).
 SLURM_JOB_ID = "slurm_job_id"
 #: The workflow's log of its train rule (beside train.log, which the train stage writes itself).

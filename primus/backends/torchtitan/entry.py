@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 
-from primus.backends.torchtitan.runner import WORKER_LOCK
+from primus.backends.torchtitan.runner import WORKER_LOCK, WORKER_LOCK_ENV
 from primus.errors import LaunchError, cli_boundary
 
 
@@ -50,13 +50,15 @@ def _hold_worker_lock(argv: list[str]) -> None:
     checkpoints and metrics.
     """
     import fcntl
+    import os
     from pathlib import Path
 
     for index, arg in enumerate(argv[:-1]):
         if arg in ("--job.dump_folder", "--job.dump-folder"):
             folder = Path(argv[index + 1])
             folder.mkdir(parents=True, exist_ok=True)
-            handle = (folder / WORKER_LOCK).open("a")
+            # one lock per node (the train process names it), so nodes sharing a file system never collide
+            handle = (folder / os.environ.get(WORKER_LOCK_ENV, WORKER_LOCK)).open("a")
             fcntl.flock(handle, fcntl.LOCK_SH)
             _held_locks.append(handle)
             return

@@ -32,6 +32,9 @@ from primus.errors import BundleError, LaunchError
 ENTRY_MODULE = "primus.backends.torchtitan.entry"
 #: TorchTitan's default rendezvous port (used when nothing sets ``MASTER_PORT`` on a multi-node launch).
 DEFAULT_MASTER_PORT = 29500
+#: Seconds a multi-node agent waits for the others at the rendezvous before it gives up (torchrun's
+#: default is 600); a node that never starts then fails the job in bounded time.
+RENDEZVOUS_JOIN_TIMEOUT_S = 300
 #: Converters that need the ``primus_turbo`` package at run time.
 TURBO_CONVERTER = "primus_turbo"
 
@@ -190,12 +193,15 @@ def launch_settings(env: Mapping[str, str], *, local_accelerators: int | None = 
                 hint="set MASTER_ADDR to the host name of node rank 0 (inside SLURM it comes from "
                 "SLURM_JOB_NODELIST)",
             )
-        if master_addr in {"localhost", "127.0.0.1", "::1"}:
+        if master_addr == "localhost":
+            # "localhost" is each node's own name for itself: the nodes would never meet. A numeric loopback
+            # address (127.0.0.1) is accepted: it is a deliberate "every agent on this host".
             raise LaunchError(
                 f"a {nnodes}-node launch cannot rendezvous on {master_addr}",
                 key=sources.get("master_addr", "MASTER_ADDR"),
                 value=master_addr,
-                hint="set MASTER_ADDR to the host name of node rank 0 as the other nodes see it",
+                hint="set MASTER_ADDR to the host name of node rank 0 as the other nodes see it "
+                "(127.0.0.1 when every node runs on this host)",
             )
         if master_port is None:
             master_port = DEFAULT_MASTER_PORT
@@ -379,7 +385,16 @@ def launch_command(
         f"--nproc_per_node={settings.nproc_per_node}",
         f"--node_rank={settings.node_rank}",
     ]
-    if settings.master_addr is not None:
+    if settings.nnodes > 1:
+        # c10d rendezvous: every agent meets at node rank 0's address; when one agent's worker fails the
+        # rendezvous closes and the other agents stop their workers instead of waiting in a collective.
+        argv += [
+            "--rdzv_backend=c10d",
+            f"--rdzv_endpoint={settings.master_addr}:{settings.master_port}",
+            f"--rdzv_id={rendezvous_id(bundle, env)}",
+            f"--rdzv_conf=join_timeout={RENDEZVOUS_JOIN_TIMEOUT_S}",
+        ]
+    elif settings.master_addr is not None:
         argv += [f"--master_addr={settings.master_addr}", f"--master_port={settings.master_port}"]
     argv += ["--max_restarts=0", "-m", ENTRY_MODULE]
     argv += ["--job.config_file", str(bundle / JOB_TOML), "--job.dump_folder", str(bundle / TRAIN_DIR)]
@@ -422,6 +437,12 @@ def offline_environment(bundle: Path) -> dict[str, str]:
     if not streams_from_hub(_lock_assets(bundle)):
         env.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
     return env
+
+
+def rendezvous_id(bundle: Path, env: Mapping[str, str]) -> str:
+    """The id every node's agent names: the SLURM job's (a requeued job meets again), else the bundle's."""
+    job = env.get("SLURM_JOB_ID", "").strip()
+    return f"slurm-{job}" if job.isdigit() else f"bundle-{Path(bundle).name}"
 
 
 def environment_for_launch(env: Mapping[str, str] | None = None) -> dict[str, str]:

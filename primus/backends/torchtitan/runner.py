@@ -26,7 +26,7 @@ from typing import Any
 import yaml
 
 from primus import observability as watching
-from primus.backends.torchtitan import quiet
+from primus.backends.torchtitan import preemption, quiet
 from primus.backends.torchtitan.backend import TorchTitanBackend
 from primus.backends.torchtitan.checkpoint_integrity import newest_intact, set_aside_damaged
 from primus.backends.torchtitan.launch import (
@@ -42,16 +42,18 @@ from primus.bundle.check import check_bundle, check_cached_assets
 
 # Names inside ``<bundle>/train/`` (the trainer writes metrics and DONE; this module writes the log).
 from primus.bundle.layout import DONE as DONE_FILE
-from primus.bundle.layout import JOB_TOML, RESOLVED, TRAIN_DIR
+from primus.bundle.layout import JOB_TOML, RESOLVED, STOP_REQUEST, TRAIN_DIR
 from primus.bundle.layout import METRICS as METRICS_FILE
 from primus.bundle.layout import TRAIN_LOG as LOG_FILE
-from primus.errors import LaunchError, TrainingInterruptedError
+from primus.errors import LaunchError, TrainingInterruptedError, TrainingPreemptedError
 from primus.progress import ProgressView
 from primus.validate.confine import escaping_keys
 
 LOCK_FILE = ".train.lock"
 #: The lock every training worker holds (shared) while it runs; taken in ``entry``.
 WORKER_LOCK = ".worker.lock"
+#: The environment variable that names it for the workers (one lock per node: ``.worker.lock.node1``).
+WORKER_LOCK_ENV = "PRIMUS_WORKER_LOCK"
 #: How many log lines a failure report quotes.
 TAIL_LINES = 40
 
@@ -138,9 +140,9 @@ class _MetricsTail:
         return rows[-1] if rows else None
 
 
-def _refuse_running_workers(train_dir: Path) -> None:
-    """LaunchError when a worker of an earlier launch still holds ``.worker.lock`` (see entry)."""
-    path = train_dir / WORKER_LOCK
+def _refuse_running_workers(train_dir: Path, suffix: str = "") -> None:
+    """LaunchError when a worker of an earlier launch on this node still holds its worker lock (entry)."""
+    path = train_dir / (WORKER_LOCK + suffix)
     if not path.exists():
         return
     with path.open("a") as handle:
@@ -263,7 +265,9 @@ def train(bundle: Path, *, dry_run: bool = False, observability: Mapping[str, An
                 file=str(bundle),
                 hint="wait for it to finish (or stop it); a stopped run resumes from its checkpoint",
             ) from None
-        _refuse_running_workers(train_dir)
+        _refuse_running_workers(train_dir, suffix)
+        if not node_rank:
+            preemption.clear(train_dir)
         return_code, signal_number = _run_torchrun(
             argv,
             log_path,
@@ -271,10 +275,30 @@ def train(bundle: Path, *, dry_run: bool = False, observability: Mapping[str, An
             steps,
             levels=bundle_sink_levels(bundle),
             run_env=bundle_run_env(bundle),
+            suffix=suffix,
         )
 
     if signal_number is not None:
         raise _interrupted(signal_number, job, train_dir, log_path)
+
+    stopped = preemption.read_preempted(train_dir)
+    if stopped is not None and read_done(bundle) is None:
+        saved = stopped.get("checkpoint")
+        raise TrainingPreemptedError(
+            f"training stopped by {stopped.get('signal')} after step {stopped.get('step')}"
+            + (
+                f" with checkpoint step-{stopped.get('step')}"
+                if saved
+                else " (checkpointing is off: no checkpoint)"
+            )
+            + f"; exit status {TrainingPreemptedError.exit_code} asks for a requeue",
+            file=str(log_path),
+            hint="run train again (or let SLURM requeue the job): it resumes from the latest checkpoint",
+        )
+    if node_rank and return_code == 0:
+        # Node 0's rank 0 writes DONE, possibly a moment after this node's workers ended.
+        print(f"{bundle}: node {node_rank} finished; node 0 records completion in {train_dir / DONE_FILE}")
+        return 0
 
     if return_code != 0:
         raise LaunchError(
@@ -364,6 +388,25 @@ def _log_write_failed(error: OSError, log_path: Path) -> LaunchError:
 STOP_GRACE_S = 60
 
 
+def _stop_handler(train_dir: Path):
+    """SIGUSR1 in the train process (SLURM's early warning): ask the workers to stop after this step with a
+    checkpoint (request file). SIGTERM and Ctrl-C reach the workers through torchrun (``stop`` below)."""
+
+    def handle(number: int, frame: Any) -> None:
+        name = signal.Signals(number).name
+        (train_dir / STOP_REQUEST).write_text(name + "\n", encoding="utf-8")
+        print(f"\nprimus: {name} received: stopping after the current step with a checkpoint", flush=True)
+
+    return handle
+
+
+def _ignore_usr1_and_die_with_parent() -> None:
+    """In the torchrun child: SIGUSR1 (SLURM's early warning) must not kill torchrun, whose default action
+    for it is to exit; the workers inherit the ignore and install their own handler (``preemption``)."""
+    signal.signal(signal.SIGUSR1, signal.SIG_IGN)
+    _die_with_parent()
+
+
 def _run_torchrun(
     argv: list[str],
     log_path: Path,
@@ -372,6 +415,7 @@ def _run_torchrun(
     *,
     levels: SinkLevels | None = None,
     run_env: dict[str, str] | None = None,
+    suffix: str = "",
 ) -> tuple[int, int | None]:
     """Run ``argv``; its output lines go to ``log_path``; this process's stdout shows the progress view.
 
@@ -391,19 +435,25 @@ def _run_torchrun(
         except OSError as error:
             raise _log_write_failed(error, log_path) from None
         tail = _MetricsTail(metrics_path)
+        env = {
+            **environment_for_launch({**os.environ, **(run_env or {})}),
+            **offline_environment(metrics_path.parents[1]),
+            **quiet.launcher_markers(os.environ),
+        }
+        env[WORKER_LOCK_ENV] = WORKER_LOCK + suffix
+        main_thread = threading.current_thread() is threading.main_thread()
+        previous_usr1 = (
+            signal.signal(signal.SIGUSR1, _stop_handler(metrics_path.parent)) if main_thread else None
+        )
         process = subprocess.Popen(
             argv,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
-            env={
-                **environment_for_launch({**os.environ, **(run_env or {})}),
-                **offline_environment(metrics_path.parents[1]),
-                **quiet.launcher_markers(os.environ),
-            },
+            env=env,
             text=True,
             errors="replace",
             bufsize=1,
-            preexec_fn=_die_with_parent,
+            preexec_fn=_ignore_usr1_and_die_with_parent,
         )
         received: list[int] = []
 
@@ -433,6 +483,8 @@ def _run_torchrun(
             raise _log_write_failed(error, log_path) from None
         finally:
             _restore(handlers)
+            if previous_usr1 is not None:
+                signal.signal(signal.SIGUSR1, previous_usr1)
             progress.close()
         try:
             stopped_by = f" after {signal.Signals(received[0]).name}" if received else ""

@@ -33,6 +33,7 @@ from torchtitan.tools.logging import logger
 from torchtitan.tools.utils import NoColor
 from torchtitan.train import Trainer
 
+from primus.backends.torchtitan import preemption
 from primus.backends.torchtitan.checkpoint_integrity import DCP_METADATA, write_manifest
 from primus.backends.torchtitan.metrics_file import (
     DATA_LOADING_SUMMARY,
@@ -156,7 +157,8 @@ def primus_train_spec(job_config: Any) -> train_spec_module.TrainSpec:
 
 
 class PrimusTrainer(Trainer):
-    """TorchTitan's Trainer; adds metrics.jsonl trimming on (re)start and the DONE marker."""
+    """TorchTitan's Trainer; adds metrics.jsonl trimming on (re)start, the DONE marker, and a checkpoint
+    then a clean stop at the end of the step in which SIGTERM/SIGUSR1 arrived (``preemption``)."""
 
     def __init__(self, job_config: Any) -> None:
         name = job_config.model.name
@@ -166,6 +168,8 @@ class PrimusTrainer(Trainer):
         train_spec_module._extra_train_specs.pop(name, None)
         train_spec_module.register_train_spec(name, spec)
         self._training_started = False
+        self._stop = preemption.StopRequest(Path(job_config.job.dump_folder))
+        self._stop.install()
         super().__init__(job_config)
         self._record_intact_checkpoints()
 
@@ -193,6 +197,20 @@ class PrimusTrainer(Trainer):
                 dropped = keep_rows_up_to(Path(self.job_config.job.dump_folder) / METRICS_FILE, self.step)
                 if dropped:
                     logger.info(f"primus: dropped {dropped} metrics rows after resumed step {self.step}")
+        elif self.step < self.job_config.training.steps:
+            # Every rank is here after the same step (TorchTitan's loop saved it if the interval said so).
+            signal_name = self._stop.agreed(self.device)
+            if signal_name:
+                saved = preemption.save_now(self.checkpointer, self.step)
+                if _is_rank_zero():
+                    preemption.write_preempted(
+                        Path(self.job_config.job.dump_folder), self.step, signal_name, saved
+                    )
+                logger.info(
+                    f"primus: {signal_name} received; stopped after step {self.step}"
+                    + (f" with checkpoint step-{self.step}" if saved else " (checkpointing is off)")
+                )
+                return False
         return super().should_continue_training()
 
     def train(self) -> None:
