@@ -30,6 +30,7 @@ from typing import Any
 
 from primus.bundle import layout
 from primus.errors import (
+    EXIT_PREEMPTED,
     ConfigKeyError,
     ConfigValueError,
     ExperimentNotFoundError,
@@ -175,9 +176,20 @@ class SlurmResources:
     nodes: int = 1
     gpus_per_node: int = 0
     cpus_per_task: int = 1
-    mem_mb: int = 4000  # per node, MiB
+    mem_mb: int = 4000  # per node, MiB; 0 asks for no --mem (SLURM's default: typically the whole node)
     runtime_min: int = 60  # wall-clock limit, minutes
     master_port: int = 29500  # TCP port of the torchrun rendezvous on the first node
+    procs_per_node: int = 0  # training processes per node; 0: one per GPU, or 1 on a CPU-only job
+    signal_s: int = 90  # SIGUSR1 this many seconds before the time limit: checkpoint, stop, requeue
+
+    @property
+    def processes_per_node(self) -> int:
+        """Training processes on each node: ``procs_per_node``, else one per GPU, else 1."""
+        return self.procs_per_node or self.gpus_per_node or 1
+
+    @property
+    def world_size(self) -> int:
+        return self.nodes * self.processes_per_node
 
     def snakemake_resources(self) -> dict[str, Any]:
         """Resources for the ``train_model`` rule in the names snakemake-executor-plugin-slurm reads.
@@ -186,12 +198,14 @@ class SlurmResources:
         around it) and our own ``srun`` starts one task per node. GPUs go through ``slurm_extra`` as
         ``--gpus-per-node`` because the plugin's ``gpu`` resource would add ``--ntasks-per-gpu``.
         """
-        extra = ["--ntasks-per-node=1"]
+        # --signal: SIGUSR1 to every process of the job's steps before the time limit (the workers checkpoint
+        # and stop; the train step then requeues the job, see train_shell).
+        extra = ["--ntasks-per-node=1", f"--signal=USR1@{self.signal_s}"]
         if self.gpus_per_node:
             extra.append(f"--gpus-per-node={self.gpus_per_node}")
         resources: dict[str, Any] = {
             "nodes": self.nodes,
-            "mem_mb": self.mem_mb,
+            **({"mem_mb": self.mem_mb} if self.mem_mb else {}),
             "runtime": self.runtime_min,
             "cpus_per_task": self.cpus_per_task,
             "slurm_extra": " ".join(extra),
@@ -333,13 +347,82 @@ def nodes_from_parallelism(config: Mapping[str, Any], gpus_per_node: int) -> int
     return max(1, -(-world // gpus_per_node))
 
 
-def slurm_resources(settings: Mapping[str, Any], config: Mapping[str, Any]) -> SlurmResources:
+#: GPUs per node of each hardware platform of examples/*/configs/<platform>/ (AMD Instinct nodes carry 8).
+PLATFORM_GPUS_PER_NODE = {"MI300X": 8, "MI325X": 8, "MI355X": 8, "CPU": 0}
+#: Memory per node (MiB) a CPU-only train job asks for when ``slurm.mem_mb`` is not set.
+CPU_JOB_MEM_MB = 4000
+
+
+def slurm_resources(
+    settings: Mapping[str, Any], config: Mapping[str, Any], *, platform: str | None = None
+) -> SlurmResources:
     """The train job's request: the workflow config's ``slurm:`` values, with ``nodes: 0`` ("from the
-    bundle") taken from the config's parallelism degrees (world size / GPUs per node), else 1."""
+    bundle") taken from the config's parallelism degrees (world size / GPUs per node), else 1.
+
+    ``platform`` (the workflow's): when ``slurm.gpus_per_node`` is not set it comes from the platform
+    (``PLATFORM_GPUS_PER_NODE``: 8 on MI300X); a platform the table does not know raises ConfigValueError
+    saying what to set. ``mem_mb`` unset: 4000 MiB for a CPU-only job, no ``--mem`` (the whole node, as
+    SLURM sites configure it) for a GPU job. Without ``platform`` the dataclass defaults apply.
+    """
     values = {k: int(v) for k, v in settings.items() if k in SlurmResources.__dataclass_fields__}
+    if platform is not None and "gpus_per_node" not in values:
+        if platform not in PLATFORM_GPUS_PER_NODE:
+            raise ConfigValueError(
+                f"the SLURM request needs the GPUs per node, and platform {platform!r} does not say",
+                key="slurm.gpus_per_node",
+                value=platform,
+                hint="set it in the workflow config: --config slurm='{gpus_per_node: 8}' (0 for a CPU-only "
+                f"job); platforms known: {', '.join(f'{k}={v}' for k, v in PLATFORM_GPUS_PER_NODE.items())}",
+            )
+        values["gpus_per_node"] = PLATFORM_GPUS_PER_NODE[platform]
+    if platform is not None and "mem_mb" not in values:
+        values["mem_mb"] = 0 if values.get("gpus_per_node") else CPU_JOB_MEM_MB
     if values.get("nodes", 0) == 0:
         values["nodes"] = nodes_from_parallelism(config, values.get("gpus_per_node", 0)) or 1
     return SlurmResources(**values)
+
+
+def experiment_platform(experiment: Path | str, default: str | None) -> str | None:
+    """The hardware platform an experiment is for: the ``<platform>`` folder of a file under
+    ``examples/*/configs/<platform>/`` (the CPU examples are CPU whatever ``platform`` says), else
+    ``default``."""
+    parts = Path(experiment).parts
+    for index in range(len(parts) - 2):
+        if parts[index] == "configs" and index >= 2 and parts[index - 2] == "examples":
+            return parts[index + 1]
+    return default
+
+
+def check_slurm_layout(resources: SlurmResources, config: Mapping[str, Any], origin_of: Any = None) -> None:
+    """ConfigValueError (before anything is submitted) when the job's world size cannot hold the degrees.
+
+    World size = ``slurm.nodes`` x processes per node (``slurm.procs_per_node``, else ``gpus_per_node``,
+    else 1); the message names every number and where each came from.
+    """
+    from primus.validate.parallelism import layout_mismatch
+
+    per_node = (
+        f"procs_per_node({resources.procs_per_node})"
+        if resources.procs_per_node
+        else f"gpus_per_node({resources.gpus_per_node})"
+        if resources.gpus_per_node
+        else "1 process per node (no GPUs requested)"
+    )
+    problem = layout_mismatch(config.get("parallelism") or {}, resources.world_size)
+    if problem is None:
+        return
+    origin = None
+    for key in ("parallelism.data_parallel_shard_degree", "parallelism.tensor_parallel_degree"):
+        origin = origin or (origin_of(key) if origin_of else None)
+    raise ConfigValueError(
+        f"{problem}, but the SLURM job has slurm.nodes({resources.nodes}) x {per_node} = world size "
+        f"{resources.world_size}",
+        file=origin.file if origin else None,
+        line=(origin.line or None) if origin else None,
+        key="parallelism",
+        hint="make slurm.nodes x processes per node equal the product of the degrees (set slurm.nodes, "
+        "slurm.gpus_per_node or slurm.procs_per_node), or set data_parallel_shard_degree to -1",
+    )
 
 
 def _overrides(value: Any) -> tuple[str, ...]:
@@ -362,7 +445,15 @@ def _runtime(workflow_config: Mapping[str, Any]) -> str:
     return runtime
 
 
-def _run_plan(point: Any, base: Path, runs_dir: Path, runtime: str, strict: bool, settings: Any) -> RunPlan:
+def _run_plan(
+    point: Any,
+    base: Path,
+    runs_dir: Path,
+    runtime: str,
+    strict: bool,
+    settings: Any,
+    platform: str | None = None,
+) -> RunPlan:
     """One planned point as a run. A run that reads a tokenizer or data (``assets``) is keyed by the hash of
     its config alone (its bookkeeping folder, known before anything is fetched); its bundle hash also
     covers the asset pins, so until a Hub repository it reads is fetched the bundle is unknown (None)."""
@@ -372,6 +463,8 @@ def _run_plan(point: Any, base: Path, runs_dir: Path, runtime: str, strict: bool
     reads_assets = bool(sources_of(validated.config, origin_of=validated.resolved.origin_of))
     keyed = validated.bundle(runs_dir=runs_dir, assets=[]) if reads_assets else point.bundle
     known = None if point.assets_pending else point.bundle
+    resources = slurm_resources(settings, validated.config, platform=experiment_platform(base, platform))
+    check_slurm_layout(resources, validated.config, validated.resolved.origin_of)
     return RunPlan(
         experiment=base,
         exp_name=keyed.parent.name,
@@ -382,7 +475,7 @@ def _run_plan(point: Any, base: Path, runs_dir: Path, runtime: str, strict: bool
         bundle=known if runtime == "host" else None,
         assets=reads_assets,
         strict=strict,
-        resources=slurm_resources(settings, validated.config),
+        resources=resources,
         point=point.name,
         validated=validated,
     )
@@ -413,7 +506,9 @@ def plan_workflow(workflow_config: Mapping[str, Any], *, root: Path = Path()) ->
     strict = workflow_config.get("strict", False) in (True, "true")
     sweep = plan_sweep(spec, runs_dir=runs_dir, base_overrides=overrides, strict=strict)
     settings = workflow_config.get("slurm") or {}
-    runs = tuple(_run_plan(point, spec.base, runs_dir, runtime, strict, settings) for point in sweep.points)
+    runs = tuple(
+        _run_plan(point, spec.base, runs_dir, runtime, strict, settings, platform) for point in sweep.points
+    )
     return WorkflowPlan(
         runs=runs,
         runs_dir=runs_dir,
@@ -433,8 +528,11 @@ def plan_run(workflow_config: Mapping[str, Any], *, root: Path = Path()) -> RunP
 
 
 def first_host_line(var: str = "MASTER_ADDR") -> str:
-    """Shell line that sets ``var`` to the first host of the SLURM allocation (the rendezvous host)."""
-    return f'{var}="$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)"'
+    """Shell line that sets ``var`` to the address of the first host of the SLURM allocation (the rendezvous
+    host): SLURM's ``NodeAddr`` for it (what slurmctld itself reaches the node by), else its name."""
+    first = 'scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1'
+    address = f"scontrol show node \"$({first})\" -o | tr ' ' '\\n' | sed -n 's/^NodeAddr=//p'"
+    return f'{var}="$({address})"; {var}="${{{var}:-$({first})}}"'
 
 
 def srun_train_lines(
@@ -457,8 +555,10 @@ def srun_train_lines(
     ]
     if r.gpus_per_node:
         srun.append(f"--gpus-per-node={r.gpus_per_node}")
-    # GPUS_PER_NODE only when GPUs are requested: without it the launcher starts one process (CPU).
+    # GPUS_PER_NODE only when GPUs are requested: without it the launcher starts one process (CPU);
+    # NPROC_PER_NODE when slurm.procs_per_node asks for a number of processes (several CPU processes).
     gpus = f",GPUS_PER_NODE={r.gpus_per_node}" if r.gpus_per_node else ""
+    gpus += f",NPROC_PER_NODE={r.procs_per_node}" if r.procs_per_node else ""
     srun += [
         "--kill-on-bad-exit=1",
         f"--export=ALL,MASTER_ADDR=$MASTER_ADDR,MASTER_PORT={r.master_port},NNODES={r.nodes}{gpus}",
@@ -493,9 +593,18 @@ def train_shell(
         f'echo "$SLURM_JOB_ID" > {train_dir}/{layout.SLURM_JOB_ID}; fi'
     )
     if resources.nodes <= 1:
-        lines = [_train_command(bundle, primus_cli, train_args)]
+        procs = f"NPROC_PER_NODE={resources.procs_per_node} " if resources.procs_per_node else ""
+        lines = [procs + _train_command(bundle, primus_cli, train_args)]
     else:
         lines = srun_train_lines(bundle, resources, primus_cli=primus_cli, train_args=train_args)
+    # Exit status 75 (TrainingPreempted): stopped by SIGTERM/SIGUSR1 with a checkpoint. Inside SLURM the job
+    # requeues itself (same job ID; it resumes from the checkpoint); `scontrol requeue` by an operator or a
+    # preemption has requeued it already, which makes this call a harmless no-op.
+    lines[-1] = (
+        f"status=0; {lines[-1]} || status=$?; "
+        f'if [ "$status" -eq {EXIT_PREEMPTED} ] && [ -n "${{SLURM_JOB_ID:-}}" ]; then '
+        'scontrol requeue "$SLURM_JOB_ID" || true; fi; exit "$status"'
+    )
     return "; ".join([record, *lines])
 
 
@@ -518,6 +627,8 @@ def node_environments(resources: SlurmResources, hosts: Sequence[str]) -> list[d
         }
         if resources.gpus_per_node:
             env["GPUS_PER_NODE"] = str(resources.gpus_per_node)
+        if resources.procs_per_node:
+            env["NPROC_PER_NODE"] = str(resources.procs_per_node)
         environments.append(env)
     return environments
 
@@ -525,7 +636,8 @@ def node_environments(resources: SlurmResources, hosts: Sequence[str]) -> list[d
 def sbatch_line(resources: SlurmResources, *, job_name: str = "train_model") -> str:
     """The sbatch request the SLURM profile makes for the train rule (the plugin adds --output/--comment)."""
     r = resources
-    parts = ["sbatch", "--parsable", f"--job-name {job_name}", f"-t {r.runtime_min}", f"--mem {r.mem_mb}"]
+    parts = ["sbatch", "--parsable", f"--job-name {job_name}", f"-t {r.runtime_min}"]
+    parts += [f"--mem {r.mem_mb}"] if r.mem_mb else []
     parts.append(f"--nodes={r.nodes}")
     parts.append(f"--ntasks={r.nodes}")
     parts.append(f"--cpus-per-task={r.cpus_per_task}")
@@ -664,7 +776,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     lines.add_argument("bundle", help="a frozen run bundle (runs/<exp_name>/<hash>)")
     defaults = SlurmResources()
-    for name in ("nodes", "gpus_per_node", "cpus_per_task", "mem_mb", "runtime_min", "master_port"):
+    for name in (
+        "nodes",
+        "gpus_per_node",
+        "cpus_per_task",
+        "mem_mb",
+        "runtime_min",
+        "master_port",
+        "procs_per_node",
+        "signal_s",
+    ):
         lines.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(defaults, name))
     lines.add_argument("--hosts", help="comma-separated host names of the allocation (default node1..nodeN)")
     args = parser.parse_args(argv)

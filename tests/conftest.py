@@ -6,7 +6,8 @@
   ``subprocess.CompletedProcess`` with stdout and stderr merged into ``.stdout``.
 - ``tiny_experiment``: a callable ``tiny_experiment(folder, steps=6)`` writing the CPU default experiment
   shortened to ``steps`` steps (warmup 1, checkpoint every 3) as ``folder/llama3_tiny.yaml``; returns it.
-- ``slurm_cluster``: (session) a one-node SLURM cluster on loopback, started from tests/slurm/ and stopped
+- ``slurm_cluster``: (session) a two-node SLURM cluster on loopback (two slurmd on this host), started
+  from tests/slurm/ and stopped
   at the end; skips when slurm-wlm and munge are not installed or when not run as root.
 
 Markers handled here: ``needs_shared("<part>")`` skips a test where ``../shared/<part>`` (support.SHARED) is
@@ -118,7 +119,8 @@ def tiny_experiment() -> Callable[..., Path]:
 
 @pytest.fixture(scope="session")
 def slurm_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """Start munged + slurmctld + slurmd (node ``localhost``); yields the folder with slurm.conf and logs."""
+    """Start munged + slurmctld + two slurmd (nodes ``n1``, ``n2``, both on this host, on loopback);
+    yields the folder with slurm.conf and logs."""
     missing = [
         tool for tool in ("slurmctld", "slurmd", "sbatch", "squeue", "munged") if not shutil.which(tool)
     ]

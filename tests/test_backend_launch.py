@@ -159,7 +159,8 @@ def test_launch_command_runs_the_entry_on_the_bundle_with_the_extension(tmp_path
 def test_launch_command_on_two_nodes_names_the_rendezvous_host(tmp_path):
     argv = launch_command(write_bundle(tmp_path / "b"), env=slurm(2, 1, "gpu[07-08]"))
     assert "--standalone" not in argv
-    assert [a for a in argv if a.startswith(("--nnodes", "--nproc", "--node_rank", "--master", "--rdzv"))] == [
+    launch = ("--nnodes", "--nproc", "--node_rank", "--master", "--rdzv")
+    assert [a for a in argv if a.startswith(launch)] == [
         "--nnodes=2",
         "--nproc_per_node=8",
         "--node_rank=1",

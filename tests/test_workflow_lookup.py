@@ -11,6 +11,7 @@ from primus.workflow import (
     ExperimentNotFoundError,
     SlurmResources,
     find_experiment,
+    first_host_line,
     launch_lines,
     node_environments,
     sbatch_line,
@@ -131,7 +132,7 @@ def test_single_node_resources_are_a_plain_job_without_mpi():
         "mem_mb": 3000,
         "runtime": 10,
         "cpus_per_task": 2,
-        "slurm_extra": "--ntasks-per-node=1",
+        "slurm_extra": "--ntasks-per-node=1 --signal=USR1@90",
     }
 
 
@@ -142,7 +143,7 @@ def test_multi_node_resources_hand_the_task_launch_to_our_srun():
         "mem_mb": 512000,
         "runtime": 120,
         "cpus_per_task": 64,
-        "slurm_extra": "--ntasks-per-node=1 --gpus-per-node=8",
+        "slurm_extra": "--ntasks-per-node=1 --signal=USR1@90 --gpus-per-node=8",
         "mpi": "srun",
         "tasks": 4,
     }
@@ -182,7 +183,7 @@ def test_srun_lines_start_one_task_per_node_with_rendezvous_on_the_first_host(no
     resources = SlurmResources(nodes=nodes, gpus_per_node=8, cpus_per_task=16, master_port=29600)
     lines = srun_train_lines("runs/exp/0123abcd", resources)
     assert lines == [
-        'MASTER_ADDR="$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)"',
+        first_host_line(),
         f"srun --nodes={nodes} --ntasks={nodes} --ntasks-per-node=1 --cpus-per-task=16 --gpus-per-node=8 "
         f"--kill-on-bad-exit=1 --export=ALL,MASTER_ADDR=$MASTER_ADDR,MASTER_PORT=29600,NNODES={nodes},"
         "GPUS_PER_NODE=8 bash -c 'NODE_RANK=$SLURM_NODEID exec primus-cli train --bundle runs/exp/0123abcd'",
@@ -229,8 +230,20 @@ def test_single_node_train_shell_runs_primus_cli_directly_and_records_the_job_id
     assert command == (
         'if [ -n "${SLURM_JOB_ID:-}" ]; then mkdir -p runs/exp/0123abcd/train && '
         'echo "$SLURM_JOB_ID" > runs/exp/0123abcd/train/slurm_job_id; fi; '
-        "primus-cli train --bundle runs/exp/0123abcd"
+        "status=0; primus-cli train --bundle runs/exp/0123abcd || status=$?; "
+        'if [ "$status" -eq 75 ] && [ -n "${SLURM_JOB_ID:-}" ]; then '
+        'scontrol requeue "$SLURM_JOB_ID" || true; '
+        'fi; exit "$status"'
     )
+
+
+def test_the_rendezvous_is_the_first_hosts_slurm_address():
+    # SLURM's NodeAddr of the first host (what slurmctld reaches it by), else its name
+    line = first_host_line()
+    assert line.startswith(
+        'MASTER_ADDR="$(scontrol show node "$(scontrol show hostnames "$SLURM_JOB_NODELIST"'
+    )
+    assert "NodeAddr=" in line and 'MASTER_ADDR="${MASTER_ADDR:-$(' in line
 
 
 def test_multi_node_train_shell_goes_through_srun():

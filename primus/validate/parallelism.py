@@ -217,3 +217,22 @@ def world_size_of(parallelism: Mapping[str, Any]) -> int | None:
             return None
         world *= degree
     return world
+
+
+def layout_mismatch(parallelism: Mapping[str, Any], world: int) -> str | None:
+    """Why ``world`` ranks cannot hold a ``parallelism`` section's degrees (TorchTitan's ``ParallelDims``
+    rule: the product equals the world size; one ``data_parallel_shard_degree`` of -1 takes the leftover
+    ranks), naming every degree; None when they fit."""
+    degrees = {
+        short: int(parallelism.get(key.partition(".")[2], schema.default_of(key)))
+        for key, short in DEGREES
+        if short not in ("ep", "etp")  # expert degrees reuse the ranks of the others
+    }
+    fixed = 1
+    for short, degree in degrees.items():
+        if not (short == "dp_shard" and degree == -1):
+            fixed *= degree
+    product = " * ".join(f"{short}({degree})" for short, degree in degrees.items())
+    if degrees["dp_shard"] == -1:
+        return None if world % fixed == 0 else f"{product} needs a world size that {fixed} divides"
+    return None if fixed == world else f"{product} = {fixed} ranks"

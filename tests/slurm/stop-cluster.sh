@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Stop what start-cluster.sh DIR started: slurmd and slurmctld (by their pid files), munged only when
+# Stop what start-cluster.sh DIR started: every slurmd and slurmctld (by their pid files), munged only when
 # start-cluster.sh started it, and the /etc/slurm/slurm.conf symlink when it still points into DIR.
 set -uo pipefail
 dir="$(realpath "$1")"
 scontrol shutdown >/dev/null 2>&1
-for pidfile in "$dir/slurmd.pid" "$dir/slurmctld.pid"; do
+for pidfile in "$dir"/slurmd-*.pid "$dir/slurmctld.pid"; do
     pid="$(cat "$pidfile" 2>/dev/null)" || continue
     for _ in $(seq 1 40); do
         kill -0 "$pid" 2>/dev/null || break

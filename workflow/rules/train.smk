@@ -21,5 +21,7 @@ rule train_model:
             train_args=runtime_train_args(PLAN.runtime, config["container_variant"])
             + observability_train_args(run_of_bundle(wc).config),
         ),
+    # SLURM signals every process of the job step (SIGTERM at the time limit or on preemption, SIGUSR1
+    # before it): the shell and tee ignore them so training can checkpoint, stop and requeue the job.
     shell:
-        "( {params.command} ) 2>&1 | tee {log:q}"
+        "trap '' TERM USR1; ( {params.command} ) 2>&1 | tee {log:q}"

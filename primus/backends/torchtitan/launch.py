@@ -240,33 +240,17 @@ def check_layout(job: Mapping[str, Any], settings: LaunchSettings, bundle: Path 
     ``data_parallel_shard_degree`` of -1 takes the leftover ranks) so the mismatch is reported before any
     process starts, naming every number and where it came from.
     """
-    from primus.validate import schema
-    from primus.validate.parallelism import DEGREES
+    from primus.validate.parallelism import layout_mismatch
 
-    parallelism = job.get("parallelism", {}) or {}
-    degrees = {
-        short: int(parallelism.get(key.partition(".")[2], schema.default_of(key)))
-        for key, short in DEGREES
-        if short not in ("ep", "etp")  # expert degrees reuse the ranks of the others
-    }
     world = settings.nnodes * settings.nproc_per_node
-    where = (
-        f"{settings.nnodes} node(s) [{settings.sources.get('nnodes')}] x {settings.nproc_per_node} "
-        f"process(es) per node [{settings.sources.get('nproc_per_node')}] = world size {world}"
-    )
-    fixed = 1
-    for short, degree in degrees.items():
-        if short != "dp_shard" or degree != -1:
-            fixed *= degree
-    product = " * ".join(f"{short}({degree})" for short, degree in degrees.items())
-    if degrees["dp_shard"] == -1:
-        if world % fixed == 0:
-            return
-        message = f"{product} needs a world size that {fixed} divides, but {where}"
-    elif fixed == world:
+    problem = layout_mismatch(job.get("parallelism", {}) or {}, world)
+    if problem is None:
         return
-    else:
-        message = f"{product} = {fixed} ranks, but {where}"
+    message = (
+        f"{problem}, but {settings.nnodes} node(s) [{settings.sources.get('nnodes')}] x "
+        f"{settings.nproc_per_node} process(es) per node [{settings.sources.get('nproc_per_node')}] = "
+        f"world size {world}"
+    )
     raise LaunchError(
         message,
         file=str(Path(bundle) / JOB_TOML) if bundle is not None else None,

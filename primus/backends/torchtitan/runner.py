@@ -12,8 +12,10 @@ import importlib.metadata
 import importlib.util
 import json
 import os
+import re
 import shlex
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -140,6 +142,21 @@ class _MetricsTail:
         return rows[-1] if rows else None
 
 
+#: Seconds node 0 waits for DONE from a global rank 0 on another node after its own workers ended well.
+MULTI_NODE_DONE_WAIT_S = 30
+
+
+def _wait_for(condition, seconds: float) -> bool:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
 def _refuse_running_workers(train_dir: Path, suffix: str = "") -> None:
     """LaunchError when a worker of an earlier launch on this node still holds its worker lock (entry)."""
     path = train_dir / (WORKER_LOCK + suffix)
@@ -201,6 +218,24 @@ def _die_with_parent() -> None:
         pass  # not Linux: the worker lock still catches a straggler
 
 
+#: torchrun's failure summary: "rank: 1 (local_rank: 0)" then "exitcode: -9 (pid: ...)".
+_FAILED_RANK = re.compile(r"rank\s*:\s*(\d+)\s*\(local_rank\s*:\s*(\d+)\)\s*exitcode\s*:\s*(-?\d+)")
+
+
+def _failed_ranks(log_path: Path) -> str:
+    """``; failed: rank 1 (local rank 0) exit -9 (SIGKILL)`` from torchrun's summary, or "" without one."""
+    failures = []
+    for rank, local, code in _FAILED_RANK.findall(_log_tail(log_path, TAIL_LINES * 4)):
+        number = int(code)
+        how = (
+            f"killed by {signal.Signals(-number).name}"
+            if number < 0 and -number in signal.valid_signals()
+            else f"exit {number}"
+        )
+        failures.append(f"rank {rank} (local rank {local}) {how}")
+    return f"; failed: {', '.join(dict.fromkeys(failures))}" if failures else ""
+
+
 def _log_tail(path: Path, lines: int = TAIL_LINES) -> str:
     try:
         with path.open(encoding="utf-8", errors="replace") as handle:
@@ -253,7 +288,8 @@ def train(bundle: Path, *, dry_run: bool = False, observability: Mapping[str, An
     train_dir.mkdir(parents=True, exist_ok=True)
     (train_dir / watching.RECORD).write_text(json.dumps(watch, indent=2, sort_keys=True) + "\n")
     # On a multi-node launch every node runs this; only node 0 owns the plain names (shared file systems).
-    node_rank = launch_settings(os.environ).node_rank
+    settings = launch_settings(os.environ)
+    node_rank = settings.node_rank
     suffix = f".node{node_rank}" if node_rank else ""
     log_path = train_dir / (Path(LOG_FILE).stem + suffix + Path(LOG_FILE).suffix)
     with (train_dir / (LOCK_FILE + suffix)).open("w") as lock:
@@ -295,14 +331,23 @@ def train(bundle: Path, *, dry_run: bool = False, observability: Mapping[str, An
             file=str(log_path),
             hint="run train again (or let SLURM requeue the job): it resumes from the latest checkpoint",
         )
+    if not node_rank and return_code == 0 and settings.nnodes > 1:
+        # c10d assigns global ranks at the rendezvous: rank 0, which writes DONE, may run on another node
+        # and finish a moment later (shared file system latency included).
+        _wait_for(lambda: read_done(bundle) is not None, MULTI_NODE_DONE_WAIT_S)
     if node_rank and return_code == 0:
         # Node 0's rank 0 writes DONE, possibly a moment after this node's workers ended.
         print(f"{bundle}: node {node_rank} finished; node 0 records completion in {train_dir / DONE_FILE}")
         return 0
 
     if return_code != 0:
+        where = (
+            f" on node {node_rank} of {settings.nnodes} ({socket.gethostname()})"
+            if settings.nnodes > 1
+            else ""
+        )
         raise LaunchError(
-            f"training failed: torchrun exited with code {return_code}\n"
+            f"training failed{where}: torchrun exited with code {return_code}{_failed_ranks(log_path)}\n"
             f"--- last lines of {log_path} ---\n{_log_tail(log_path)}",
             file=str(log_path),
             hint="fix the cause the log shows, then run train again (it resumes from the latest checkpoint)",
