@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import signal
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -597,12 +598,13 @@ def train_shell(
         lines = [procs + _train_command(bundle, primus_cli, train_args)]
     else:
         lines = srun_train_lines(bundle, resources, primus_cli=primus_cli, train_args=train_args)
-    # Exit status 75 (TrainingPreempted): stopped by SIGTERM/SIGUSR1 with a checkpoint. Inside SLURM the job
-    # requeues itself (same job ID; it resumes from the checkpoint); `scontrol requeue` by an operator or a
+    # Exit status 75 (SIGUSR1) or 143 (SIGTERM): stopped with a checkpoint at the end of the step. Inside SLURM
+    # the job requeues itself (same job ID; it resumes from the checkpoint); `scontrol requeue` by an operator or a
     # preemption has requeued it already, which makes this call a harmless no-op.
     lines[-1] = (
         f"status=0; {lines[-1]} || status=$?; "
-        f'if [ "$status" -eq {EXIT_PREEMPTED} ] && [ -n "${{SLURM_JOB_ID:-}}" ]; then '
+        f'if {{ [ "$status" -eq {EXIT_PREEMPTED} ] || [ "$status" -eq {128 + signal.SIGTERM} ]; }} '
+        '&& [ -n "${SLURM_JOB_ID:-}" ]; then '
         'scontrol requeue "$SLURM_JOB_ID" || true; fi; exit "$status"'
     )
     return "; ".join([record, *lines])

@@ -231,7 +231,7 @@ def test_single_node_train_shell_runs_primus_cli_directly_and_records_the_job_id
         'if [ -n "${SLURM_JOB_ID:-}" ]; then mkdir -p runs/exp/0123abcd/train && '
         'echo "$SLURM_JOB_ID" > runs/exp/0123abcd/train/slurm_job_id; fi; '
         "status=0; primus-cli train --bundle runs/exp/0123abcd || status=$?; "
-        'if [ "$status" -eq 75 ] && [ -n "${SLURM_JOB_ID:-}" ]; then '
+        'if { [ "$status" -eq 75 ] || [ "$status" -eq 143 ]; } && [ -n "${SLURM_JOB_ID:-}" ]; then '
         'scontrol requeue "$SLURM_JOB_ID" || true; '
         'fi; exit "$status"'
     )
