@@ -598,9 +598,9 @@ def train_shell(
         lines = [procs + _train_command(bundle, primus_cli, train_args)]
     else:
         lines = srun_train_lines(bundle, resources, primus_cli=primus_cli, train_args=train_args)
-    # Exit status 75 (SIGUSR1) or 143 (SIGTERM): stopped with a checkpoint at the end of the step. Inside SLURM
-    # the job requeues itself (same job ID; it resumes from the checkpoint); `scontrol requeue` by an operator or a
-    # preemption has requeued it already, which makes this call a harmless no-op.
+    # Exit status 75 (SIGUSR1) or 143 (SIGTERM): training stopped with a checkpoint at the end of the step.
+    # Inside SLURM the job requeues itself (same job ID; it resumes from the checkpoint); after `scontrol
+    # requeue` by an operator or a preemption SLURM has requeued it already: then this is a no-op.
     lines[-1] = (
         f"status=0; {lines[-1]} || status=$?; "
         f'if {{ [ "$status" -eq {EXIT_PREEMPTED} ] || [ "$status" -eq {128 + signal.SIGTERM} ]; }} '
