@@ -118,7 +118,7 @@ def test_the_runner_writes_and_echoes_by_the_levels(tmp_path, monkeypatch):
     stderr = io.StringIO()
     monkeypatch.setattr(sys, "stderr", stderr)
     log = tmp_path / "train.log"
-    code = runner._run_torchrun(
+    code, _ = runner._run_torchrun(
         [sys.executable, "-c", script], log, tmp_path / "metrics.jsonl", 1,
         levels=SinkLevels(file="INFO", stderr="WARNING"),
     )  # fmt: skip

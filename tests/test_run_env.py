@@ -108,7 +108,7 @@ def test_the_launched_processes_get_the_env(tmp_path):
 
     log = tmp_path / "train.log"
     script = "import os; print('[titan] x - root - INFO - value', os.environ['PRIMUS_TEST_VALUE'])"
-    code = runner._run_torchrun(
+    code, _ = runner._run_torchrun(
         [sys.executable, "-c", script], log, tmp_path / "m.jsonl", 1, run_env={"PRIMUS_TEST_VALUE": "42"}
     )
     assert code == 0
