@@ -64,7 +64,6 @@ def _hold_worker_lock(argv: list[str]) -> None:
             return
 
 
-@cli_boundary
 def _die_with_torchrun() -> None:
     """Get SIGTERM when torchrun dies, even by SIGKILL (``kill -9 -- -PGID`` of the launcher's group).
 
@@ -87,6 +86,7 @@ def _die_with_torchrun() -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
 
+@cli_boundary
 def main() -> int:
     """Run TorchTitan's training main flow on ``sys.argv``; returns the process exit code.
 
