@@ -670,3 +670,20 @@ def test_reference_deepseek_override_of_debug_section_wins_over_the_preset():
     experiment = REFERENCE / "examples/torchtitan/configs/MI300X/deepseek_v3_16b-FP8-pretrain.yaml"
     resolved = load_experiment(experiment, env={}, configs_root=REFERENCE / "primus" / "configs")
     assert [setting.value for setting in resolved.provenance["debug.moe_force_load_balance"]] == [False, True]
+
+
+def test_preset_lookup_is_exact_even_on_a_case_insensitive_file_system(tree, monkeypatch):
+    # macOS and Windows file systems answer is_file() for TINY.yaml when tiny.yaml exists.
+    real_is_file = Path.is_file
+
+    def case_insensitive_is_file(path: Path) -> bool:
+        if real_is_file(path):
+            return True
+        folder = path.parent
+        return folder.is_dir() and any(entry.name.lower() == path.name.lower() for entry in folder.iterdir())
+
+    monkeypatch.setattr(Path, "is_file", case_insensitive_is_file)
+    write(tree, {"exp.yaml": replace("model: tiny.yaml", "model: TINY.yaml")})
+    with pytest.raises(UnknownPresetError) as caught:
+        load()
+    assert caught.value.suggestions == ["tiny.yaml"]

@@ -110,6 +110,13 @@ def list_subfolders(folder: Path) -> list[str]:
     return sorted(path.name for path in folder.iterdir() if path.is_dir())
 
 
+def _entries(folder: Path) -> frozenset[str]:
+    try:
+        return frozenset(os.listdir(folder))
+    except OSError:
+        return frozenset()
+
+
 def resolve_preset(
     folder: Path,
     name: object,
@@ -148,7 +155,9 @@ def resolve_preset(
         )
     for candidate in [with_yaml_suffix(name)] + [with_yaml_suffix(extra) for extra in candidates or []]:
         path = folder / candidate
-        if path.is_file():
+        # Exact lookup also on a case-insensitive file system (macOS, Windows), where is_file() would
+        # accept qwen3_8B.yaml for qwen3_8b.yaml: the name must be the directory entry's, letter for letter.
+        if path.is_file() and path.name in _entries(path.parent):
             try:
                 path.resolve().relative_to(folder.resolve())
             except ValueError:
