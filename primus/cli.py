@@ -559,7 +559,8 @@ def direct_parser() -> argparse.ArgumentParser:
 def _direct_options_help() -> str:
     """The options section of ``direct_parser``'s help, for the ``direct`` subcommand's own --help."""
     text = direct_parser().format_help()
-    return text[text.index("options:") :] if "options:" in text else text
+    section = text[text.index("options:") :] if "options:" in text else text
+    return section.replace("options:", "options after `-- train pretrain`:", 1)
 
 
 #: Options of Primus's own ``primus-cli direct`` launcher, given before ``--`` (also accepted after

@@ -117,6 +117,7 @@ def test_direct_help_shows_the_options_of_train_pretrain(capsys):
     out = capsys.readouterr().out
     assert out.startswith("usage: primus-cli direct [--log_file PATH] [--env KEY=VALUE ...] [--dry-run] -- ")
     assert "-- train pretrain --config CONFIG" in out
+    assert "options after `-- train pretrain`:\n  -h, --help" in out
     for option in (
         "--config CONFIG",
         "--dry-run",
@@ -147,6 +148,13 @@ def test_validate_format_json_gives_every_problem_as_data(tmp_path, capsys):
     assert problem["key"] == "training.steps"
     assert problem["file"].endswith("bad.yaml") and isinstance(problem["line"], int)
     assert problem["severity"] == "error"
+
+
+def test_validate_format_json_gives_warnings_with_their_severity(capsys):
+    assert cli.main(["validate", "qwen3_8B", "--format", "json"]) == 0
+    (file,) = json.loads(capsys.readouterr().out)["files"]
+    assert file["valid"] is True
+    assert file["problems"] and {p["severity"] for p in file["problems"]} == {"warning"}
 
 
 def test_validate_accepts_the_experiment_names_the_workflow_looks_up(capsys):
