@@ -4,7 +4,7 @@ Each script measures its own baseline in the same run and prints a Markdown tabl
 them one after another (never in parallel: they would slow each other down) and records the machine and
 its load beside the tables. A script that misses its target exits non-zero; the table still says which row.
 
-    .venv/bin/python bench/run_all.py [--only validate hostile freeze train workflow sweep]
+    .venv/bin/python bench/run_all.py [--only validate hostile freeze train workflow sweep launch]
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ SUITES = {
     "train": ("Training through primus-cli vs raw TorchTitan (llama3 debugmodel)", ["bench_train.py"]),
     "workflow": ("Snakemake overhead and no-op rerun", ["bench_workflow.py"]),
     "sweep": ("Sweep planning (targets: 100 points under 2 s, 1,000 under 10 s)", ["bench_sweep.py"]),
+    "launch": ("Launch to first step: 1 x 1, 1 x 2 and 2 x 1 processes (CPU example)", ["bench_launch.py"]),
 }
 
 

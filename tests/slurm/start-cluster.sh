@@ -15,6 +15,15 @@ if [ -e /etc/slurm/slurm.conf ] && [ ! -L /etc/slurm/slurm.conf ]; then
     echo "error: /etc/slurm/slurm.conf is a real file; refusing to replace it" >&2
     exit 1
 fi
+# Another test cluster (another checkout's test session) owns the symlink while its slurmctld runs: exit 3
+# ("busy") instead of taking over its ports and its jobs' slurm.conf; the fixture waits and retries.
+if [ -L /etc/slurm/slurm.conf ]; then
+    other="$(dirname "$(readlink /etc/slurm/slurm.conf)")"
+    if [ "$other" != "$dir" ] && [ -f "$other/slurmctld.pid" ] && kill -0 "$(cat "$other/slurmctld.pid")" 2>/dev/null; then
+        echo "busy: the test cluster in $other is running" >&2
+        exit 3
+    fi
+fi
 cpus="$(nproc)"
 # Every node gets this host's cores (the nodes share them) and an equal part of half its memory.
 mem_mb=$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 / 2 / nodes ))

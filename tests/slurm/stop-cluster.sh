@@ -3,7 +3,7 @@
 # start-cluster.sh started it, and the /etc/slurm/slurm.conf symlink when it still points into DIR.
 set -uo pipefail
 dir="$(realpath "$1")"
-scontrol shutdown >/dev/null 2>&1
+SLURM_CONF="$dir/slurm.conf" scontrol shutdown >/dev/null 2>&1
 for pidfile in "$dir"/slurmd-*.pid "$dir/slurmctld.pid"; do
     pid="$(cat "$pidfile" 2>/dev/null)" || continue
     for _ in $(seq 1 40); do
