@@ -38,10 +38,12 @@ def repo() -> Path:
     return REPO
 
 
-#: Test files that start Snakemake, torchrun, podman, nix or a wheel build, or import torch/TorchTitan.
+#: Test files that start Snakemake, torchrun, podman, nix, a browser, a Hub server or a wheel build, or that
+#: import torch/TorchTitan.
 INTEGRATION_MODULES = frozenset(
     {
         "test_backend_cpu_runtime",
+        "test_assets_fetch",
         "test_backend_mock_data",
         "test_container_build",
         "test_container_context",
@@ -50,13 +52,19 @@ INTEGRATION_MODULES = frozenset(
         "test_slurm",
         "test_sweep_workflow",
         "test_train_run",
+        "test_verify_browser",
+        "test_verify_stage",
         "test_workflow",
         "test_workflow_quoting",
     }
 )
-#: Single tests elsewhere that do the same (TorchTitan's own ConfigManager reads what we wrote).
+#: Single tests elsewhere that do the same (TorchTitan's own ConfigManager reads what we wrote; the CLI
+#: in a shell pipe; a whole dry run of `direct`).
 INTEGRATION_TESTS = frozenset(
     {
+        "test_completion_offers_subcommands_options_and_experiment_names",
+        "test_direct_dry_run_shows_the_overridden_architecture_and_warns_about_warmup",
+        "test_output_piped_into_head_ends_without_a_traceback",
         "test_every_shipped_example_is_read_by_torchtitans_config_manager_value_for_value",
         "test_reference_experiment_reaches_torchtitans_config_manager_intact",
     }
