@@ -115,6 +115,16 @@ class ProgressView:
             self.stream.write(f"step {step}/{self.total} | {self.text(row)}\n")
             self.stream.flush()
 
+    def message(self, line: str, stream: IO[str]) -> None:
+        """Print ``line`` on ``stream`` without breaking the bar (tqdm clears and redraws it around it)."""
+        if self.bar is not None:
+            from tqdm import tqdm
+
+            tqdm.write(line.rstrip("\n"), file=stream)
+        else:
+            stream.write(line)
+        stream.flush()
+
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()

@@ -66,6 +66,16 @@ def test_a_terminal_gets_a_tqdm_bar_redrawn_in_place_without_colour():
     assert last.endswith("loss 4.5000 | 2,000 tok/s | ETA 0:00:45]")
 
 
+def test_a_message_during_the_bar_is_printed_on_its_own_line():
+    stream = io.StringIO()
+    view = ProgressView(10, stream=stream, interactive=True, clock=FakeClock())
+    view.update(row(1))
+    view.message("WARNING something\n", stream)
+    view.close()
+    lines = stream.getvalue().split("\n")
+    assert "WARNING something" in [line.split("\r")[-1] for line in lines]
+
+
 @pytest.mark.parametrize(
     "env, tty, expected",
     [({}, True, True), ({"NO_COLOR": "1"}, True, False), ({"TERM": "dumb"}, True, False), ({}, False, False)],

@@ -516,8 +516,7 @@ def _run_torchrun(
                 if levels.to_file(line):
                     log.write(line.encode("utf-8", "replace"))
                 if levels.to_stderr(line):
-                    sys.stderr.write(line)
-                    sys.stderr.flush()
+                    progress.message(line, sys.stderr)
                 row = tail.changed()
                 if row is not None:
                     progress.update(row)
