@@ -288,23 +288,29 @@ def _argv(command: str) -> list[str]:
     return [w.strip("[]") for w in words if w not in ("[overrides]", "[options]")]
 
 
-def _choices(parser) -> dict[str, list[str]]:
-    """Option string -> its choices, over every subcommand."""
+def _examples(parser) -> dict[str, str]:
+    """Option string -> a value it accepts (its first choice, or 1 for a number), over every subcommand."""
     found = {}
     for action in parser._actions:
-        if action.choices and action.option_strings:
-            found.update({option: list(action.choices) for option in action.option_strings})
+        if action.option_strings and (action.choices or action.type in (int, float)):
+            value = str(next(iter(action.choices))) if action.choices else "1"
+            found.update(dict.fromkeys(action.option_strings, value))
         if isinstance(action.choices, dict):
             for sub in action.choices.values():
-                found.update(_choices(sub))
+                found.update(_examples(sub))
     return found
+
+
+def _is_placeholder(word: str) -> bool:
+    """``VALUE`` (an f-string's value) or usage notation in capitals such as ``N``."""
+    return word == PLACEHOLDER or (word.isupper() and word.isalpha())
 
 
 def _parse(argv: list[str]) -> None:
     parser = cli.build_parser()
-    choices = _choices(parser)
+    examples = _examples(parser)
     argv = [
-        choices[argv[i - 1]][0] if word == PLACEHOLDER and i and argv[i - 1] in choices else word
+        examples[argv[i - 1]] if i and argv[i - 1] in examples and _is_placeholder(word) else word
         for i, word in enumerate(argv)
     ]
     args, extra = parser.parse_known_args(argv)
