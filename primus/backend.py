@@ -35,6 +35,8 @@ class Backend(Protocol):
     version: str
     #: Distributions whose installed versions pin a run (recorded in lock.json and hashed).
     packages: tuple[str, ...]
+    #: The job-config file a bundle holds for this framework (``job_config.toml``).
+    job_config_file: str
     #: How messages name the framework (``TorchTitan``).
     display_name: str
     #: Keys as users write them (from older releases) -> where this release reads them, suggested as the fix.

@@ -80,6 +80,7 @@ class StandInBackend:
     name = "torchtitan"
     version = "9.9.9"
     packages = ("torch",)
+    job_config_file = "job_config.json"
 
     def schema(self) -> dict[str, Any]:
         return {"sections": [], "fields": {}, "module": {}}
@@ -115,5 +116,7 @@ def test_freeze_writes_what_the_given_backend_renders(tmp_path: Path, monkeypatc
     backend = StandInBackend()
     bundle = freeze(resolved, resolved.config, runs_dir=Path("runs"), backend=backend)
     loaded = load_bundle(bundle, backend=backend)  # digests, hash and job config agree with what was written
+    assert loaded.job_toml == bundle / "job_config.json"  # the backend names its job-config file
+    assert not (bundle / "job_config.toml").exists()
     assert json.loads(loaded.job_toml.read_text()) == {"generation": 3, "steps": 5}
     assert set(loaded.lock["packages"]) == {"torch", "python"}

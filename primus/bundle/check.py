@@ -15,7 +15,6 @@ from primus.bundle.canonical import compact_json, sha256_file
 from primus.bundle.hashing import hash_material, hash_of
 from primus.bundle.layout import (
     BUNDLE_FORMAT,
-    FROZEN_FILES,
     HASH_LENGTH,
     JOB_TOML,
     LOCK,
@@ -23,6 +22,7 @@ from primus.bundle.layout import (
     OUTPUT_DIRS,
     PROVENANCE,
     RESOLVED,
+    frozen_files,
 )
 from primus.config.model import Origin
 from primus.errors import AssetCacheError, BundleError, BundleIntegrityError, PrimusError
@@ -80,13 +80,15 @@ def check_bundle(path: Path, *, backend: Backend | None = None, assets: bool = T
         )
     problems: list[BundleProblem] = []
     recorded = manifest.get("files") if isinstance(manifest.get("files"), dict) else {}
+    backend = backend or bundle_backend(bundle)
+    frozen = frozen_files(backend.job_config_file)
 
-    for name in FROZEN_FILES:
+    for name in frozen:
         if name not in recorded:
             problems.append(BundleProblem(name, "not listed in manifest.json"))
     for name, expected in sorted(recorded.items()):
         file = bundle / name
-        if name not in FROZEN_FILES:
+        if name not in frozen:
             problems.append(BundleProblem(MANIFEST, f"lists {name!r}, which is not a frozen bundle file"))
         elif not file.is_file():
             problems.append(BundleProblem(name, "missing"))
@@ -94,7 +96,7 @@ def check_bundle(path: Path, *, backend: Backend | None = None, assets: bool = T
             problems.append(
                 BundleProblem(name, f"modified (sha256 {actual[:12]}…, recorded {expected[:12]}…)")
             )
-    allowed = {*FROZEN_FILES, MANIFEST, *OUTPUT_DIRS}
+    allowed = {*frozen, MANIFEST, *OUTPUT_DIRS}
     for entry in sorted(bundle.iterdir()):
         if entry.name not in allowed:
             kind = "folder" if entry.is_dir() else "file"
@@ -137,7 +139,7 @@ def _read_manifest(bundle: Path) -> dict[str, Any]:
     return manifest
 
 
-def _hash_problems(bundle: Path, manifest: dict[str, Any], backend: Backend | None) -> list[BundleProblem]:
+def _hash_problems(bundle: Path, manifest: dict[str, Any], backend: Backend) -> list[BundleProblem]:
     """Rebuild the hash from the frozen content; catches a file edited together with its manifest entry."""
     try:
         document = _load_yaml(bundle / RESOLVED)
@@ -186,19 +188,16 @@ def _hash_problems(bundle: Path, manifest: dict[str, Any], backend: Backend | No
     return problems
 
 
-def _job_toml_problems(bundle: Path, document: Any, backend: Backend | None) -> list[BundleProblem]:
+def _job_toml_problems(bundle: Path, document: Any, backend: Backend) -> list[BundleProblem]:
     """The job config must be exactly what resolved.yaml's config renders to (it is not in the hash)."""
     config = document.get("config") if isinstance(document, dict) else None
     if not isinstance(config, dict):
         return [BundleProblem(RESOLVED, "has no config mapping")]
+    name = backend.job_config_file
     try:
-        backend = backend or backend_for(document.get("framework"))
-    except PrimusError as error:
-        return [BundleProblem(RESOLVED, error.message)]
-    try:
-        written = backend.read_job_config((bundle / JOB_TOML).read_text(encoding="utf-8"))
+        written = backend.read_job_config((bundle / name).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as error:  # tomllib.TOMLDecodeError is a ValueError
-        return [BundleProblem(JOB_TOML, f"unreadable: {error}")]
+        return [BundleProblem(name, f"unreadable: {error}")]
     try:
         expected = backend.read_job_config(backend.job_config_text(config, origin_of=None))
     except (PrimusError, ValueError, TypeError) as error:
@@ -206,7 +205,7 @@ def _job_toml_problems(bundle: Path, document: Any, backend: Backend | None) -> 
             BundleProblem(RESOLVED, f"its config cannot be rendered as a {backend.name} job config: {error}")
         ]
     if compact_json(written) != compact_json(expected):
-        return [BundleProblem(JOB_TOML, "differs from the config in resolved.yaml (edited after freeze)")]
+        return [BundleProblem(name, "differs from the config in resolved.yaml (edited after freeze)")]
     return []
 
 
@@ -255,11 +254,13 @@ class FrozenBundle:
     lock: dict[str, Any]
     #: ``{dotted_key: [{value, file, line, layer}, ...]}``, lowest precedence first
     provenance: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    #: the backend's job-config file name (``job_config.toml`` for TorchTitan 0.2.2)
+    job_config_file: str = JOB_TOML
 
     @property
     def job_toml(self) -> Path:
-        """The TorchTitan TOML to pass as ``--job.config_file``."""
-        return self.path / JOB_TOML
+        """The job config the backend launches with (TorchTitan's ``--job.config_file``)."""
+        return self.path / self.job_config_file
 
     def origin_of(self, dotted_key: str) -> Origin | None:
         """Where the final value of ``dotted_key`` was set, or None when no layer set it."""
@@ -291,6 +292,7 @@ def load_bundle(path: Path, *, verify: bool = True, backend: Backend | None = No
             config=document["config"],
             lock=json.loads((bundle / LOCK).read_text(encoding="utf-8")),
             provenance=json.loads((bundle / PROVENANCE).read_text(encoding="utf-8")),
+            job_config_file=(backend or backend_for(document["framework"])).job_config_file,
         )
     except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError, KeyError, TypeError) as error:
         # only reachable with verify=False: a verified bundle has exactly the structure freeze wrote

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 RESOLVED = "resolved.yaml"
+#: The job config TorchTitan 0.2.2 loads; a backend names its own (``Backend.job_config_file``).
 JOB_TOML = "job_config.toml"
 PROVENANCE = "provenance.json"
 LOCK = "lock.json"
 MANIFEST = "manifest.json"
 
-#: Files whose digests the manifest records, in the order they are written.
-FROZEN_FILES = (RESOLVED, JOB_TOML, PROVENANCE, LOCK)
+
+def frozen_files(job_config: str = JOB_TOML) -> tuple[str, ...]:
+    """Files whose digests the manifest records, in the order they are written (``job_config``: the
+    backend's job-config file name)."""
+    return (RESOLVED, job_config, PROVENANCE, LOCK)
+
+
+#: The frozen files of a TorchTitan 0.2.2 bundle.
+FROZEN_FILES = frozen_files()
 
 #: Folders later stages write into a bundle; they are outputs, never part of the frozen content.
 TRAIN_DIR = "train"

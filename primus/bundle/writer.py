@@ -40,7 +40,6 @@ from primus.bundle.hashing import (
 )
 from primus.bundle.layout import (
     BUNDLE_FORMAT,
-    JOB_TOML,
     LOCK,
     MANIFEST,
     PROVENANCE,
@@ -66,7 +65,7 @@ def _semantic_files(backend: Backend) -> dict[str, Callable[[str], Any]]:
     differ (line numbers after a comment edit, input file digests, git commit): the existing ones are kept,
     they describe the freeze that made it.
     """
-    return {RESOLVED: yaml.safe_load, JOB_TOML: backend.read_job_config}
+    return {RESOLVED: yaml.safe_load, backend.job_config_file: backend.read_job_config}
 
 
 def freeze(
@@ -166,7 +165,7 @@ def render_bundle(
 
     files = {
         RESOLVED: canonical_yaml(document),
-        JOB_TOML: job_config,
+        backend.job_config_file: job_config,
         PROVENANCE: canonical_json(_provenance(resolved)),
         LOCK: canonical_json(
             {

@@ -19,6 +19,7 @@ from typing import Any
 
 from primus.backends.torchtitan.assets import ASSETS
 from primus.backends.torchtitan.job_toml import PRIMUS_EXTENSION_MODULE
+from primus.bundle.layout import JOB_TOML
 
 #: Where the committed snapshots live.
 SNAPSHOT_DIR = Path(__file__).resolve().parent
@@ -62,6 +63,8 @@ class TorchTitanBackend:
     version = "0.2.2"
     #: Distributions whose installed versions pin a run (lock.json ``packages``, part of the hash).
     packages = ("torch", "torchtitan", "primus_turbo")
+    #: The job config in a bundle (what ``launch_command`` passes as ``--job.config_file``).
+    job_config_file = JOB_TOML
     #: How messages name the framework (``TorchTitan 0.2.2 reads seed from the debug section``).
     display_name = "TorchTitan"
     moved_keys = MOVED_KEYS
