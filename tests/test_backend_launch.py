@@ -290,3 +290,15 @@ def test_a_worker_still_holding_the_bundle_blocks_a_new_launch(tmp_path):
     assert caught.value.message == "a training worker from an earlier launch is still running on this bundle"
     assert caught.value.file == str(lock_path)
     assert not (bundle / "train" / "train.log").exists()
+
+
+@pytest.mark.parametrize(
+    ("run_env", "threads"),
+    [({}, "1"), ({"OMP_NUM_THREADS": "4"}, "4"), (None, "1")],
+    ids=["default", "experiment-env", "no-env"],
+)
+def test_the_thread_count_comes_from_the_bundle_not_the_callers_shell(monkeypatch, run_env, threads):
+    from primus.backends.torchtitan.launch import pinned_threads
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "7")  # Snakemake's threads:, a shell's export: not part of the run
+    assert pinned_threads(run_env) == threads

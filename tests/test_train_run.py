@@ -102,7 +102,8 @@ def test_training_completes_with_finite_decreasing_loss(reference_run):
     assert all(
         row["tokens_per_second"] > 0 and row["step_time_s"] > 0 and row["memory_gib"] > 0 for row in rows
     )
-    assert json.loads((reference_run / "train" / "DONE").read_text()) == {"step": STEPS, "steps": STEPS}
+    done = json.loads((reference_run / "train" / "DONE").read_text())
+    assert (done["step"], done["steps"], done["device"], done["threads"]) == (STEPS, STEPS, "cpu", 1)
     checkpoints = sorted(p.name for p in (reference_run / "train" / "checkpoint").iterdir())
     assert "step-2" in checkpoints and f"step-{STEPS}" in checkpoints
     assert "Training completed" in (reference_run / "train" / "train.log").read_text()
@@ -228,9 +229,14 @@ def test_killing_the_launchers_process_group_stops_its_worker(tmp_path):
 
 
 def test_a_damaged_latest_checkpoint_is_set_aside_and_the_run_resumes_from_the_newest_intact_one(
-    reference_run, tmp_path, capsys
+    reference_run, tmp_path, capsys, monkeypatch
 ):
-    """The issue's reproduction: truncate a .distcp file of the latest step, rerun."""
+    """The issue's reproduction: truncate a .distcp file of the latest step, rerun.
+
+    The rerun's shell asks for 2 OpenMP threads: the launcher pins 1 (the bundle's env: sets none), so the
+    resumed losses still equal the uninterrupted run's bit for bit, and DONE records how it was computed.
+    """
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
     bundle = tmp_path / reference_run.parent.name / reference_run.name
     shutil.copytree(reference_run, bundle)
     checkpoints = bundle / "train" / "checkpoint"
@@ -248,6 +254,14 @@ def test_a_damaged_latest_checkpoint_is_set_aside_and_the_run_resumes_from_the_n
     assert f"Training starts at step {latest - 1}" in (bundle / "train" / "train.log").read_text()
     assert (bundle / "train" / "checkpoint.damaged" / f"step-{latest}").is_dir()
     assert deterministic_columns(bundle) == deterministic_columns(reference_run)
+    record = json.loads((bundle / "train" / "DONE").read_text())
+    assert {key: record[key] for key in ("device", "threads", "world_size", "deterministic")} == {
+        "device": "cpu",
+        "threads": 1,
+        "world_size": 1,
+        "deterministic": True,
+    }
+    assert set(record["versions"]) == {"torch", "torchtitan", "python"}
 
 
 EVERY_2 = ["--checkpoint.interval", "2"]

@@ -7,7 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from primus.verify.compare import DEFAULT_RELATIVE_TOLERANCE, compare_losses, default_tolerance, losses_match
+from primus.verify.compare import (
+    CPU_THREADED_TOLERANCE,
+    DEFAULT_RELATIVE_TOLERANCE,
+    compare_losses,
+    default_tolerance,
+    losses_match,
+)
 from primus.verify.metrics import MetricsLog, StepMetrics
 from primus.verify.settings import RunSettings
 
@@ -18,7 +24,12 @@ def log_of(losses: dict[int, float]) -> MetricsLog:
     )
 
 
-def run_settings(device: str | None, deterministic: bool) -> RunSettings:
+V1 = {"torch": "2.13.0", "torchtitan": "0.2.2", "python": "3.11.7"}
+
+
+def run_settings(
+    device: str | None, deterministic: bool, threads: int | None = 1, versions: dict | None = None
+) -> RunSettings:
     return RunSettings(
         steps=10,
         log_freq=1,
@@ -26,6 +37,8 @@ def run_settings(device: str | None, deterministic: bool) -> RunSettings:
         checkpoint_folder="checkpoint",
         deterministic=deterministic,
         device=device,
+        threads=threads,
+        versions=versions or V1,
     )
 
 
@@ -127,8 +140,19 @@ def test_losses_match(a, b, tolerance, match):
         (("cpu", True), ("cpu", False), DEFAULT_RELATIVE_TOLERANCE),
         (("cpu", True), ("cuda", True), DEFAULT_RELATIVE_TOLERANCE),
         ((None, True), ("cpu", True), DEFAULT_RELATIVE_TOLERANCE),  # device not recorded: cannot assume CPU
+        (("cpu", True, 2), ("cpu", True, 2), CPU_THREADED_TOLERANCE),  # OpenMP splits reductions per run
+        (("cpu", True, None), ("cpu", True), CPU_THREADED_TOLERANCE),  # threads not recorded: not exact
+        (("cpu", True, 1, {**V1, "torch": "2.14.0"}), ("cpu", True), DEFAULT_RELATIVE_TOLERANCE),
     ],
-    ids=["both-cpu-deterministic", "one-nondeterministic", "one-gpu", "device-unknown"],
+    ids=[
+        "both-cpu-deterministic",
+        "one-nondeterministic",
+        "one-gpu",
+        "device-unknown",
+        "two-threads",
+        "threads-unknown",
+        "other-torch",
+    ],
 )
-def test_default_tolerance_is_exact_only_for_two_deterministic_cpu_runs(mine, other, expected):
+def test_default_tolerance_is_exact_only_for_two_deterministic_single_thread_cpu_runs(mine, other, expected):
     assert default_tolerance(run_settings(*mine), run_settings(*other)) == expected

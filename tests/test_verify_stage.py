@@ -42,7 +42,7 @@ def make_bundle(
         (bundle / "train").mkdir()
         if device:
             (bundle / "train" / "DONE").write_text(
-                json.dumps({"step": steps, "steps": steps, "device": device})
+                json.dumps({"step": steps, "steps": steps, "device": device, "threads": 1})
             )
         records = [
             {
@@ -240,7 +240,8 @@ def test_a_device_named_in_the_metrics_records_counts_when_train_recorded_none(t
         )
     )
     verdict = verify(mine, against=other)
-    assert (verdict.summary["device"], verdict.summary["tolerance"]) == ("cpu", 0.0)
+    # the device counts; the threads went unrecorded, so the comparison is not exact
+    assert (verdict.summary["device"], verdict.summary["tolerance"]) == ("cpu", 1e-5)
 
 
 @pytest.mark.parametrize(

@@ -32,6 +32,9 @@ class RunSettings:
     checkpoint_folder: str
     deterministic: bool
     device: str | None = None
+    #: CPU threads per worker and package versions the train stage recorded in train/DONE (None: unknown)
+    threads: int | None = None
+    versions: dict[str, str] | None = None
 
     def expected_steps(self) -> list[int]:
         """The steps TorchTitan writes a metrics record for: 1 and every multiple of ``log_freq``."""
@@ -55,6 +58,8 @@ def read_settings(bundle: Path) -> RunSettings:
         checkpoint_folder=setting("checkpoint_folder", str),
         deterministic=setting("deterministic", bool),
         device=_recorded_device(bundle),
+        threads=_done_field(bundle, "threads", int),
+        versions=_done_field(bundle, "versions", dict),
     )
 
 
@@ -85,6 +90,15 @@ def _setting(
             hint="resolved.yaml is written by freeze after validation; re-freeze the experiment",
         )
     return value
+
+
+def _done_field(bundle: Path, name: str, kind: type) -> Any:
+    """One field of train/DONE's run record, None when absent or of another type."""
+    try:
+        value = json.loads((bundle / DONE_PATH).read_text(encoding="utf-8")).get(name)
+    except (OSError, ValueError, AttributeError):
+        return None
+    return value if isinstance(value, kind) and not isinstance(value, bool) else None
 
 
 def _recorded_device(bundle: Path) -> str | None:

@@ -429,6 +429,21 @@ def rendezvous_id(bundle: Path, env: Mapping[str, str]) -> str:
     return f"slurm-{job}" if job.isdigit() else f"bundle-{Path(bundle).name}"
 
 
+#: CPU threads per worker unless the experiment's ``env:`` sets OMP_NUM_THREADS (measured: 1 thread gives
+#: bit-identical losses run after run; 2 threads split reductions differently from run to run).
+DEFAULT_THREADS = "1"
+
+
+def pinned_threads(run_env: Mapping[str, str] | None) -> str:
+    """OMP_NUM_THREADS for the workers: the experiment's ``env:`` value (frozen in the bundle), else 1.
+
+    The caller's own OMP_NUM_THREADS is not used: Snakemake sets it from ``threads:``, torchrun to 1 for
+    several processes, a shell not at all, and each gave another loss curve under the same bundle hash.
+    """
+    value = (run_env or {}).get("OMP_NUM_THREADS")
+    return str(value) if value else DEFAULT_THREADS
+
+
 def environment_for_launch(env: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment ``torchrun`` gets: the caller's, unbuffered, with ``primus`` importable."""
     result = dict(os.environ if env is None else env)

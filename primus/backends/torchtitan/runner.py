@@ -36,6 +36,7 @@ from primus.backends.torchtitan.launch import (
     launch_command,
     launch_settings,
     offline_environment,
+    pinned_threads,
     read_job_config,
 )
 from primus.backends.torchtitan.log_levels import SinkLevels, bundle_sink_levels
@@ -98,10 +99,13 @@ def check_training_stack() -> None:
         )
 
 
-def write_done(train_dir: Path, step: int) -> None:
-    """Write the DONE marker atomically (the trainer writes the same content on normal completion)."""
+def write_done(train_dir: Path, step: int, record: dict[str, Any] | None = None) -> None:
+    """Write the DONE marker atomically: ``{"step", "steps"}`` plus the trainer's ``record`` of how the run
+    was computed (device, threads, world size, versions, deterministic), which verify uses to choose
+    between exact and tolerant comparison."""
     temporary = train_dir / (DONE_FILE + ".tmp")
-    temporary.write_text(json.dumps({"step": step, "steps": step}) + "\n", encoding="utf-8")
+    content = {"step": step, "steps": step, **(record or {})}
+    temporary.write_text(json.dumps(content, sort_keys=True) + "\n", encoding="utf-8")
     os.replace(temporary, train_dir / DONE_FILE)
 
 
@@ -486,6 +490,7 @@ def _run_torchrun(
             **quiet.launcher_markers(os.environ),
         }
         env[WORKER_LOCK_ENV] = WORKER_LOCK + suffix
+        env["OMP_NUM_THREADS"] = pinned_threads(run_env)  # the same for every launcher (see launch)
         main_thread = threading.current_thread() is threading.main_thread()
         previous_usr1 = (
             signal.signal(signal.SIGUSR1, _stop_handler(metrics_path.parent)) if main_thread else None

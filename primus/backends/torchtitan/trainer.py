@@ -156,6 +156,26 @@ def primus_train_spec(job_config: Any) -> train_spec_module.TrainSpec:
     return dataclasses.replace(base, **changes)
 
 
+def run_record(job_config: Any) -> dict[str, Any]:
+    """What decides whether two runs of one bundle can give bit-identical losses, for train/DONE."""
+    import platform
+    from importlib.metadata import version
+
+    from torchtitan.tools.utils import device_type
+
+    return {
+        "device": device_type,
+        "threads": torch.get_num_threads(),
+        "world_size": torch.distributed.get_world_size() if torch.distributed.is_initialized() else 1,
+        "deterministic": bool(job_config.debug.deterministic),
+        "versions": {
+            "torch": torch.__version__,
+            "torchtitan": version("torchtitan"),
+            "python": platform.python_version(),
+        },
+    }
+
+
 class PrimusTrainer(Trainer):
     """TorchTitan's Trainer; adds metrics.jsonl trimming on (re)start, the DONE marker, and a checkpoint
     then a clean stop at the end of the step in which SIGTERM/SIGUSR1 arrived (``preemption``)."""
@@ -217,5 +237,5 @@ class PrimusTrainer(Trainer):
         super().train()
         steps = self.job_config.training.steps
         if self.step >= steps and _is_rank_zero():
-            write_done(Path(self.job_config.job.dump_folder), self.step)
+            write_done(Path(self.job_config.job.dump_folder), self.step, run_record(self.job_config))
             logger.info(f"primus: training complete at step {self.step}; wrote {DONE_FILE}")
