@@ -17,6 +17,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -114,6 +115,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     """Validate every file; print every problem of every file; exit 2 when any file is invalid."""
     failed = 0
     results = []
+    configs, assignments = _configs_and_assignments(args.configs)
+    args.configs, args.overrides = configs, [*assignments, *args.overrides]
     for config in args.configs:
         try:
             path = _experiment(config, args)
@@ -145,6 +148,17 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(f"{total} file{'s' if total != 1 else ''} valid")
     return 0
+
+
+_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)+=.*", re.DOTALL)
+
+
+def _configs_and_assignments(words: Sequence[str]) -> tuple[list[str], list[str]]:
+    """``validate FILE training.steps=5``: a ``section.key=value`` word that is no file is an override."""
+    configs, assignments = [], []
+    for word in words:
+        (assignments if _ASSIGNMENT.fullmatch(word) and not Path(word).exists() else configs).append(word)
+    return configs, assignments
 
 
 def _indent(text: str) -> str:
@@ -199,6 +213,15 @@ def cmd_explain(args: argparse.Namespace) -> int:
         print(f"{key} is a section; its keys set by some layer:")
         for child in section:
             print(f"  {child.summary()}")
+        return 0
+    if key in resolved.envelope and key != "modules":
+        from primus.bundle.writer import redact
+
+        origin = resolved.origin_of(key)
+        print(redact(f"{key} = {inline(resolved.envelope[key])}", resolved))
+        print(
+            f"  set at {origin or resolved.path} (a top-level key of the experiment, not a module config key)"
+        )
         return 0
     default = _flavor_argument(resolved, key)
     if default is not None:
@@ -372,13 +395,24 @@ def _freeze_and_train(config_path: str, overrides: Sequence[str], args: argparse
     runs_dir = _runs_dir(args)
     model = config.get("model", {})
     job = config.get("job", {})
-    print(f"framework:        {resolved.framework}")
-    print(f"experiment:       {resolved.path}")
-    print(f"model config:     {resolved.model_preset}  ({resolved.origin_of('model.name') or '?'})")
-    print(f"model:            {model.get('name')} / {model.get('flavor')}")
+    from primus.bundle.writer import plaintext_secret_error, redact
+
+    def say(text: str) -> None:  # a secret's value is never printed, not even in a dry run
+        print(redact(text, resolved))
+
+    say(f"framework:        {resolved.framework}")
+    say(f"experiment:       {resolved.path}")
+    say(f"model config:     {resolved.model_preset}  ({resolved.origin_of('model.name') or '?'})")
+    say(f"model:            {model.get('name')} / {model.get('flavor')}")
     _print_architecture(resolved, config)
-    print(f"job.description:  {job.get('description')}")
-    print(f"hf_assets_path:   {model.get('hf_assets_path')}")
+    say(f"job.description:  {job.get('description')}")
+    say(f"hf_assets_path:   {model.get('hf_assets_path')}")
+    secret_problem = plaintext_secret_error(resolved, config)
+    if args.dry_run and secret_problem is not None:
+        # freeze would refuse it: say so (the message names the variable, never its value) and stop
+        say("freeze will refuse this config, so a real run stops here:")
+        say(_indent(secret_problem.format()))
+        return 0
     if args.dry_run:
         from primus.errors import AssetCacheError
 
@@ -393,7 +427,7 @@ def _freeze_and_train(config_path: str, overrides: Sequence[str], args: argparse
                 f"(primus-cli assets fetch): {error.message}"
             )
         _print_dry_run_preflight(resolved, config)
-        print("launch: " + " ".join(stages.launch_preview(bundle, validated)))
+        say("launch: " + " ".join(stages.launch_preview(bundle, validated)))
         return 0
     sys.stdout.flush()
     stages.preflight(validated)

@@ -198,17 +198,40 @@ def render_bundle(
 _MIN_SECRET_LENGTH = 4
 
 
+def secret_values(resolved: ResolvedExperiment) -> dict[str, str]:
+    """``{name: value}`` of the secret-looking env vars the config consumed (what must never be shown)."""
+    return {
+        name: value
+        for name, value in resolved.env_consumed.items()
+        if value and len(value) >= _MIN_SECRET_LENGTH and is_secret_name(name)
+    }
+
+
+def redact(text: str, resolved: ResolvedExperiment) -> str:
+    """``text`` with every consumed secret's value replaced by ``<$NAME, not shown>``."""
+    for name, value in secret_values(resolved).items():
+        text = text.replace(value, f"<${name}, not shown>")
+    return text
+
+
+def plaintext_secret_error(
+    resolved: ResolvedExperiment, config: Mapping[str, Any]
+) -> ConfigValueError | None:
+    """The error freeze would raise for a secret's value inside the config, or None (writes nothing)."""
+    try:
+        _refuse_plaintext_secrets(resolved, canonical_document(resolved, config))
+    except ConfigValueError as error:
+        return error
+    return None
+
+
 def _refuse_plaintext_secrets(resolved: ResolvedExperiment, document: Mapping[str, Any]) -> None:
     """Refuse a config that carries a secret-looking env var's value: the bundle would store it in clear.
 
     lock.json keeps only a digest of such variables; a ``${WANDB_API_KEY}`` inside a config value would
     still copy the secret into resolved.yaml, job_config.toml and provenance.json.
     """
-    secrets = {
-        name: value
-        for name, value in resolved.env_consumed.items()
-        if value and len(value) >= _MIN_SECRET_LENGTH and is_secret_name(name)
-    }
+    secrets = secret_values(resolved)
     if not secrets:
         return
     for dotted, value in _string_leaves(document, ""):
