@@ -47,8 +47,10 @@ def imported_modules(path: Path) -> list[tuple[int, str]]:
 
 
 def violations(package: str) -> list[str]:
+    """Forbidden imports in ``primus/<package>`` (a folder, or one module file)."""
+    root = PACKAGE / package
     out = []
-    for path in sorted((PACKAGE / package).rglob("*.py")):
+    for path in [root] if root.is_file() else sorted(root.rglob("*.py")):
         for line, module in imported_modules(path):
             if any(module == prefix or module.startswith(prefix + ".") for prefix in FORBIDDEN):
                 out.append(f"{path.relative_to(PACKAGE.parent)}:{line}: imports {module}")
@@ -58,6 +60,13 @@ def violations(package: str) -> list[str]:
 @pytest.mark.parametrize("package", BACKEND_FREE)
 def test_stage_imports_nothing_framework_specific(package: str) -> None:
     assert violations(package) == [], "receive a primus.backend.Backend instead"
+
+
+def test_nothing_outside_the_backends_imports_them() -> None:
+    """The CLI, the stage module, the workflow, sweeps, assets and containers use primus.backend too."""
+    outside = [path.relative_to(PACKAGE) for path in PACKAGE.iterdir() if path.name != "backends"]
+    found = [v for part in outside if part.suffix in ("", ".py") for v in violations(str(part))]
+    assert found == [], "ask primus.backend.backend_for(framework) instead"
 
 
 def test_the_rule_catches_an_import(tmp_path: Path) -> None:

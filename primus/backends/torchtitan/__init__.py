@@ -1,5 +1,7 @@
 """TorchTitan 0.2.2 backend: launch command, train stage (torch-free here; torch loads in the workers).
 
+Stages use it as one object, ``backend.BACKEND`` (the ``primus.backend.Backend`` interface, found with
+``primus.backend.backend_for("torchtitan")``); nothing outside this package imports its modules.
 ``launch_command(bundle, env=...)`` gives the exact ``torchrun`` argv; ``train(bundle, dry_run=...)`` runs
 it, resumably. The worker side lives in ``entry`` (CPU patches, TorchTitan's Trainer with Primus's
 TrainSpec builders), ``mock_data``, ``trainer`` and ``turbo``.
@@ -14,6 +16,7 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
+    "BACKEND": "primus.backends.torchtitan.backend",
     "LaunchSettings": "primus.backends.torchtitan.launch",
     "launch_command": "primus.backends.torchtitan.launch",
     "launch_settings": "primus.backends.torchtitan.launch",
