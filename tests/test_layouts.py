@@ -155,11 +155,12 @@ def _train(experiment: Path, runs: Path, nproc: int, *overrides: str) -> Path:
 
 
 def _verify_against(bundle: Path, reference: Path) -> dict:
-    from primus.verify import verify
+    from primus.verify import outputs_dir, verify
 
     verdict = verify(bundle, against=reference, tolerance=LAYOUT_TOLERANCE)
     assert verdict.passed, [(c.name, c.message) for c in verdict.checks]
-    return json.loads((bundle / "verify" / "verdict.json").read_text())
+    # a comparison is written beside the run's own verdict: verify/against-<reference hash>/
+    return json.loads((outputs_dir(bundle, reference) / "verdict.json").read_text())
 
 
 @pytest.fixture(scope="module")

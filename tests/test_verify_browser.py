@@ -45,7 +45,8 @@ def trained_bundle(runs: Path, *, seed: str, wobble: float = 0.0) -> Path:
         for step in range(1, STEPS + 1)
     ]
     (train / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    (train / "DONE").write_text(json.dumps({"step": STEPS, "steps": STEPS, "device": "cpu"}))
+    done = {"step": STEPS, "steps": STEPS, "device": "cpu", "world_size": 1}
+    (train / "DONE").write_text(json.dumps(done))
     return bundle
 
 
@@ -173,6 +174,7 @@ def test_the_report_renders_in_a_real_browser_with_verdict_identity_and_plots(ru
     assert identity["model"] == "llama3 / debugmodel (6.16 M parameters)"
     assert identity["steps"] == str(STEPS)
     assert identity["device"] == "cpu"
+    assert identity["world size"] == "1 process"
     assert "torchtitan 0.2.2" in identity["framework"] and "torch 2.13.0" in identity["framework"]
     assert set(identity) >= {"batch", "learning rate", "parallelism", "git commit"}
     summary = {row[0]: row[1] for row in page.tables["summary"]}

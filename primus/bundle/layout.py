@@ -27,7 +27,7 @@ OUTPUT_DIRS = (TRAIN_DIR, VERIFY_DIR)
 # Inside train/ (written by the train stage; the metrics format is in docs/CONTRACTS.md).
 METRICS = "metrics.jsonl"
 TRAIN_LOG = "train.log"
-#: Written last, when training completed: ``{"step", "steps", "device"}``.
+#: Written last, when training completed: ``{"step", "steps", "device", "world_size"}``.
 DONE = "DONE"
 #: Written by rank 0 when a stop signal (SIGTERM, SIGUSR1) ended training early after a checkpoint:
 #: ``{"step", "signal"}``; removed when training starts again.

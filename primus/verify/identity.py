@@ -15,7 +15,7 @@ from typing import Any
 
 from primus.backend import backend_for
 from primus.bundle.check import read_resolved
-from primus.bundle.layout import LOCK
+from primus.bundle.layout import DONE_PATH, LOCK
 
 #: Parallelism degrees shown in the layout, in TorchTitan's mesh order.
 _DEGREES = (
@@ -81,6 +81,7 @@ def run_identity(bundle: Path, *, device: str | None = None) -> list[tuple[str, 
         ("steps", config.get("training.steps")),
         ("learning rate", _schedule(config)),
         ("parallelism", _layout(config)),
+        ("world size", _world_size(bundle)),
         ("device", device),
         ("framework", _versions(document.get("framework"), lock.get("packages") or {})),
         ("git commit", _git(lock.get("git") or {})),
@@ -163,3 +164,11 @@ def _git(git: Mapping[str, Any]) -> str | None:
     if not commit:
         return None
     return f"{commit[:12]}{' (uncommitted changes)' if git.get('dirty') else ''}"
+
+
+def _world_size(bundle: Path) -> str | None:
+    """Processes the run trained with, as the trainer recorded them in ``train/DONE``."""
+    world = _read_json(bundle / DONE_PATH).get("world_size")
+    if not isinstance(world, int):
+        return None
+    return f"{world} process{'es' if world != 1 else ''}"
