@@ -13,27 +13,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from primus.backend import backend_for
 from primus.bundle.check import read_resolved
 from primus.bundle.layout import DONE_PATH, LOCK
-
-#: Parallelism degrees shown in the layout, in TorchTitan's mesh order.
-_DEGREES = (
-    "data_parallel_replicate_degree",
-    "data_parallel_shard_degree",
-    "context_parallel_degree",
-    "tensor_parallel_degree",
-    "pipeline_parallel_degree",
-    "expert_parallel_degree",
-)
-_SHORT = {
-    "data_parallel_replicate_degree": "dp_replicate",
-    "data_parallel_shard_degree": "dp_shard",
-    "context_parallel_degree": "cp",
-    "tensor_parallel_degree": "tp",
-    "pipeline_parallel_degree": "pp",
-    "expert_parallel_degree": "ep",
-}
+from primus.validate.parallelism import DEGREES
+from primus.verify.settings import RunConfig
 
 
 def human_count(count: int | float | None) -> str:
@@ -46,31 +29,12 @@ def human_count(count: int | float | None) -> str:
     return str(int(count))
 
 
-class _Config:
-    """Dotted lookups in the resolved config, falling back to the backend's defaults."""
-
-    def __init__(self, config: Mapping[str, Any], framework: str | None) -> None:
-        self.config = config
-        self.backend = backend_for(framework)
-
-    def get(self, dotted: str) -> Any:
-        node: Any = self.config
-        for part in dotted.split("."):
-            if not isinstance(node, Mapping) or part not in node:
-                try:
-                    return self.backend.default_of(dotted)
-                except KeyError:
-                    return None
-            node = node[part]
-        return node
-
-
 def run_identity(bundle: Path, *, device: str | None = None) -> list[tuple[str, str]]:
     """``(label, value)`` rows that identify the run, in reading order."""
     bundle = Path(bundle)
     document = read_resolved(bundle)
     envelope = document.get("envelope") or {}
-    config = _Config(document.get("config") or {}, document.get("framework"))
+    config = RunConfig(document.get("config") or {}, document.get("framework"))
     lock = _read_json(bundle / LOCK)
     rows: list[tuple[str, Any]] = [
         ("experiment", envelope.get("exp_name")),
@@ -100,7 +64,7 @@ def _read_json(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def _model(config: _Config) -> str | None:
+def _model(config: RunConfig) -> str | None:
     name, flavor = config.get("model.name"), config.get("model.flavor")
     if not name:
         return None
@@ -112,7 +76,7 @@ def _model(config: _Config) -> str | None:
     return f"{name} / {flavor}{counted}"
 
 
-def _batch(config: _Config) -> str | None:
+def _batch(config: RunConfig) -> str | None:
     local, seq_len = config.get("training.local_batch_size"), config.get("training.seq_len")
     if local is None or seq_len is None:
         return None
@@ -122,7 +86,7 @@ def _batch(config: _Config) -> str | None:
     return f"local batch {local} × seq_len {seq_len} per data-parallel rank"
 
 
-def _schedule(config: _Config) -> str | None:
+def _schedule(config: RunConfig) -> str | None:
     lr = config.get("optimizer.lr")
     if lr is None:
         return None
@@ -142,9 +106,10 @@ def _schedule(config: _Config) -> str | None:
     return ", ".join(parts)
 
 
-def _layout(config: _Config) -> str:
-    degrees = {key: config.get(f"parallelism.{key}") for key in _DEGREES}
-    shown = [f"{_SHORT[key]} {value}" for key, value in degrees.items() if value not in (None, 1)]
+def _layout(config: RunConfig) -> str:
+    # the validator's table of degrees (mesh order); the expert-tensor degree only matters with experts
+    degrees = {short: config.get(key) for key, short in DEGREES if short != "etp"}
+    shown = [f"{short} {value}" for short, value in degrees.items() if value not in (None, 1)]
     if not shown:
         return "one process (no parallelism)"
     return " · ".join(shown) + ("  (-1: the remaining ranks)" if -1 in degrees.values() else "")

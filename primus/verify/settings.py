@@ -7,11 +7,12 @@ lacks takes the backend's default (the same value the trainer used), asked of th
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from primus.backend import Backend, backend_for
+from primus.backend import backend_for
 from primus.bundle.check import read_resolved
 from primus.bundle.layout import DONE_PATH, LOCK, RESOLVED
 from primus.errors import BundleError
@@ -41,15 +42,35 @@ class RunSettings:
         return [step for step in range(1, self.steps + 1) if step == 1 or step % self.log_freq == 0]
 
 
+class RunConfig:
+    """Dotted lookups in a bundle's resolved config, falling back to its backend's defaults (None when the
+    backend has no such key): the one effective-value reader of the verify stage."""
+
+    def __init__(self, config: Mapping[str, Any], framework: str | None) -> None:
+        self.config = config
+        self.backend = backend_for(framework)
+
+    def get(self, dotted: str) -> Any:
+        node: Any = self.config
+        for part in dotted.split("."):
+            if not isinstance(node, Mapping) or part not in node:
+                try:
+                    return self.backend.default_of(dotted)
+                except KeyError:
+                    return None
+            node = node[part]
+        return node
+
+
 def read_settings(bundle: Path) -> RunSettings:
     """The settings of the bundle's resolved config and the recorded device; BundleError when unusable."""
     document = read_resolved(bundle)
     config = document["config"]
     shown = str(bundle / RESOLVED)
-    backend = backend_for(document.get("framework"))
+    values = RunConfig(config, document.get("framework"))
 
     def setting(name: str, kind: type, minimum: int | None = None) -> Any:
-        return _setting(config, backend.run_keys[name], kind, shown, backend, minimum=minimum)
+        return _setting(values, values.backend.run_keys[name], kind, shown, minimum=minimum)
 
     return RunSettings(
         steps=setting("steps", int, minimum=1),
@@ -63,22 +84,8 @@ def read_settings(bundle: Path) -> RunSettings:
     )
 
 
-def _setting(
-    config: dict[str, Any],
-    dotted: str,
-    kind: type,
-    shown: str,
-    backend: Backend,
-    *,
-    minimum: int | None = None,
-) -> Any:
-    *parents, key = dotted.split(".")
-    node: Any = config
-    for part in parents:
-        node = node.get(part) or {} if isinstance(node, dict) else {}
-    value = (
-        node.get(key, backend.default_of(dotted)) if isinstance(node, dict) else backend.default_of(dotted)
-    )
+def _setting(values: RunConfig, dotted: str, kind: type, shown: str, *, minimum: int | None = None) -> Any:
+    value = values.get(dotted)
     wrong_type = not isinstance(value, kind) or (kind is int and isinstance(value, bool))
     if wrong_type or (minimum is not None and value < minimum):
         expected = kind.__name__ if minimum is None else f"{kind.__name__} >= {minimum}"
