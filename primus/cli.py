@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from primus import __version__, stages
+from primus.bundle import layout
 from primus.errors import (
     EXIT_CONFIG,
     ConfigErrors,
@@ -495,8 +496,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
         mark = {"pass": "✓", "fail": "✗", "skip": "-"}.get(check.status, "?")
         print(f"{mark} {check.name}: {check.message}")
     written = outputs_dir(Path(args.bundle), Path(args.against) if args.against else None)
-    print(f"verdict: {_verdict_word(verdict.passed)}  ({written / 'verdict.json'})")
-    print(f"report:  {written / 'report.html'}")
+    print(f"verdict: {_verdict_word(verdict.passed)}  ({written / layout.VERDICT})")
+    print(f"report:  {written / layout.REPORT_HTML}")
     if not verdict.passed:
         failed = ", ".join(c.name for c in verdict.checks if c.status == "fail")
         print(f"failed checks: {failed}", file=sys.stderr)
