@@ -6,8 +6,9 @@ Default tolerance, chosen from what train/DONE records (device, threads per work
   both set ``debug.deterministic: true`` and, where both recorded them, the same torch/torchtitan/python
   versions: measured on CPU, such runs (and a run resumed from a checkpoint) reproduce every loss exactly;
 - ``CPU_THREADED_TOLERANCE`` for the same but with several threads per worker (or an older DONE that did not
-  record threads): OpenMP splits reductions differently from run to run; 9 runs on 2 threads gave 3 curves
-  about 1e-7 apart (relative), so 1e-5 leaves a hundredfold margin;
+  record threads): OpenMP may split reductions differently from run to run. Measured on the 2-core CPU
+  host: 9 runs of 50 steps on 2 threads gave 3 curves about 1e-7 apart (relative, issue 13); 3 runs of 20
+  steps on 2 threads, and 2 on 1 thread, were bit-identical (2026-12-01). 1e-5 leaves a hundredfold margin;
 - ``DEFAULT_RELATIVE_TOLERANCE`` otherwise: GPU kernels (atomics, split reductions), different hardware or
   versions change the last bits of each step, which compound over a run.
 """
