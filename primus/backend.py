@@ -85,6 +85,11 @@ class Backend(Protocol):
         """The framework's default for one field (``training.steps`` -> 10000); KeyError when unknown."""
         ...
 
+    def describe_run(self, get: Callable[[str], Any]) -> list[tuple[str, Any]]:
+        """``(label, value)`` rows naming the run's config for a report (model, batch, schedule, layout);
+        ``get`` looks a dotted key up (its value, else the default)."""
+        ...
+
     def job_config_text(self, config: Mapping[str, Any], *, origin_of: Callable[[str], Any] | None) -> str:
         """The job-config file the framework loads, for a validated config (the bundle's job_config)."""
         ...

@@ -119,6 +119,11 @@ class TorchTitanBackend:
         value = spec["default"]
         return list(value) if isinstance(value, list) else value
 
+    def describe_run(self, get: Callable[[str], Any]) -> list[tuple[str, Any]]:
+        from primus.backends.torchtitan.identity import describe_run
+
+        return describe_run(get, self.registry())
+
     def job_config_text(
         self, config: Mapping[str, Any], *, origin_of: Callable[[str], Any] | None = None
     ) -> str:
