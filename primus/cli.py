@@ -34,6 +34,7 @@ from primus.errors import (
     did_you_mean,
     suggest,
 )
+from primus.numbers import human_count
 
 #: Where bundles go unless --runs-dir or $PRIMUS_RUNS_DIR says otherwise (relative to the current directory).
 DEFAULT_RUNS_DIR = "runs"
@@ -281,7 +282,7 @@ def cmd_models(args: argparse.Namespace) -> int:
         return 0
     print(f"{'family':<14}{'flavor':<24}{'parameters':>12}{'max_seq_len':>13}")
     for model in models:
-        params = _human_count(model.get("params"))
+        params = human_count(model.get("params"))
         print(f"{model['family']:<14}{model['flavor']:<24}{params:>12}{model.get('max_seq_len', ''):>13}")
     return 0
 
@@ -298,15 +299,6 @@ def _experiment_model(args: argparse.Namespace) -> dict[str, Any]:
     row["params"] = schema.parameter_count(flavor)
     row["flavor"] = flavor.label.removeprefix(f"{flavor.family} ")
     return row
-
-
-def _human_count(count: int | None) -> str:
-    if not count:
-        return "?"
-    for unit, size in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("K", 1e3)):
-        if count >= size:
-            return f"{count / size:.2f}{unit}"
-    return str(count)
 
 
 def cmd_check_bundle(args: argparse.Namespace) -> int:
@@ -453,7 +445,7 @@ def _print_architecture(resolved, config: dict) -> None:
     heads = f", n_heads {flavor.n_heads}" if flavor.n_heads is not None else ""
     print(
         f"architecture:     dim {flavor.dim}, n_layers {flavor.n_layers}{heads}, vocab {flavor.vocab_size}, "
-        f"{_human_count(schema.parameter_count(flavor))} parameters"
+        f"{human_count(schema.parameter_count(flavor))} parameters"
     )
 
 

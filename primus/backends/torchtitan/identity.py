@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from primus.numbers import human_count
 from primus.validate.parallelism import DEGREES
 
 #: A dotted-key lookup of the run's config (the verify stage's ``RunConfig.get``: value, else the default).
@@ -20,16 +21,6 @@ def describe_run(get: Getter, registry: dict[str, Any]) -> list[tuple[str, Any]]
         ("learning rate", _schedule(get)),
         ("parallelism", _layout(get)),
     ]
-
-
-def human_count(count: int | float | None) -> str:
-    """``6.16 M`` for 6163712; ``?`` when unknown."""
-    if not count:
-        return "?"
-    for unit, size in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("K", 1e3)):
-        if count >= size:
-            return f"{count / size:.3g} {unit}"
-    return str(int(count))
 
 
 def _model(get: Getter, registry: dict[str, Any]) -> str | None:
