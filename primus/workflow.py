@@ -530,8 +530,16 @@ def plan_run(workflow_config: Mapping[str, Any], *, root: Path = Path()) -> RunP
 
 def first_host_line(var: str = "MASTER_ADDR") -> str:
     """Shell line that sets ``var`` to the address of the first host of the SLURM allocation (the rendezvous
-    host): SLURM's ``NodeAddr`` for it (what slurmctld itself reaches the node by), else its name."""
-    first = 'scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1'
+    host): SLURM's ``NodeAddr`` for it (what slurmctld itself reaches the node by), else its name.
+
+    The node list comes from ``SLURM_JOB_NODELIST``, or from ``scontrol show job`` where the job's
+    environment lacks it (snakemake-executor-plugin-slurm drops most ``SLURM_*`` variables inside jobs).
+    """
+    nodelist = (
+        '"${SLURM_JOB_NODELIST:-$(scontrol show job "$SLURM_JOB_ID" -o | tr \' \' \'\\n\' '
+        "| sed -n 's/^NodeList=//p')}\""
+    )
+    first = f"scontrol show hostnames {nodelist} | head -n 1"
     address = f"scontrol show node \"$({first})\" -o | tr ' ' '\\n' | sed -n 's/^NodeAddr=//p'"
     return f'{var}="$({address})"; {var}="${{{var}:-$({first})}}"'
 

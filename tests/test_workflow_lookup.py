@@ -241,8 +241,10 @@ def test_the_rendezvous_is_the_first_hosts_slurm_address():
     # SLURM's NodeAddr of the first host (what slurmctld reaches it by), else its name
     line = first_host_line()
     assert line.startswith(
-        'MASTER_ADDR="$(scontrol show node "$(scontrol show hostnames "$SLURM_JOB_NODELIST"'
+        'MASTER_ADDR="$(scontrol show node "$(scontrol show hostnames "${SLURM_JOB_NODELIST:-'
     )
+    # inside a job of the SLURM executor plugin SLURM_JOB_NODELIST is dropped: the job's NodeList instead
+    assert 'scontrol show job "$SLURM_JOB_ID" -o' in line
     assert "NodeAddr=" in line and 'MASTER_ADDR="${MASTER_ADDR:-$(' in line
 
 
