@@ -229,3 +229,15 @@ def test_container_runtime_plans_every_point_after_the_one_image_is_built(snakem
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, flags=re.M))
     assert counts["resolve_experiment"] == "2" and counts["train_model"] == "2"
     assert "build_container" not in counts  # one image for every point, built once
+
+
+def test_a_single_run_reports_its_problems_as_primus_cli_does(tmp_path):
+    from primus.errors import ConfigErrors
+    from primus.workflow import plan_run
+
+    experiment = REPO / "examples/torchtitan/configs/CPU/llama3_debugmodel-pretrain.yaml"
+    with pytest.raises(ConfigErrors) as caught:
+        plan_run({"exp": str(experiment), "overrides": ["--training.steps", "many"]}, root=REPO)
+    (problem,) = caught.value.errors
+    assert problem.key == "training.steps" and problem.file == "<command line>"
+    assert "point" not in problem.message

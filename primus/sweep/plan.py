@@ -86,6 +86,8 @@ def plan_sweep(
             # The base is loaded once; each point only adds its own values (command-line layers).
             validated = stages.validate_resolved(with_overrides(base, point.overrides()), strict=strict)
         except ConfigError as error:
+            if spec.path is None:
+                raise  # a single run: its problems exactly as primus-cli reports them
             _collect(problems, _problems_of(error), point, spec)
             continue
         _collect(warnings, validated.warnings, point, spec)
