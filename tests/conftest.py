@@ -38,6 +38,15 @@ def repo() -> Path:
     return REPO
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """The asset cache of every test session (and of what it starts) is its own, never the user's
+    ~/.cache/primus nor a DATA_PATH of the caller; tests that check the default location set theirs."""
+    import tempfile
+
+    os.environ.pop("DATA_PATH", None)
+    os.environ["PRIMUS_DATA_PATH"] = tempfile.mkdtemp(prefix="primus-test-data-")
+
+
 #: Test files that start Snakemake, torchrun, podman, nix, a browser, a Hub server or a wheel build, or that
 #: import torch/TorchTitan.
 INTEGRATION_MODULES = frozenset(

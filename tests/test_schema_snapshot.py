@@ -27,7 +27,8 @@ def regenerated() -> dict[str, str]:
 
 @pytest.mark.parametrize("name", ["schema.json", "registry.json"])
 def test_committed_snapshot_matches_installed_torchtitan(regenerated: dict[str, str], name: str) -> None:
-    committed = (snapshot.SNAPSHOT_DIR / name).read_text(encoding="utf-8")
+    path = {"schema.json": snapshot.SCHEMA_PATH, "registry.json": snapshot.REGISTRY_PATH}[name]
+    committed = path.read_text(encoding="utf-8")
     assert committed == regenerated[name], (
         f"{name} is stale: run python -m primus.backends.torchtitan.snapshot"
     )
