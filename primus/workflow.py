@@ -536,7 +536,7 @@ def first_host_line(var: str = "MASTER_ADDR") -> str:
     environment lacks it (snakemake-executor-plugin-slurm drops most ``SLURM_*`` variables inside jobs).
     """
     nodelist = (
-        '"${SLURM_JOB_NODELIST:-$(scontrol show job "$SLURM_JOB_ID" -o | tr \' \' \'\\n\' '
+        "\"${SLURM_JOB_NODELIST:-$(scontrol show job \"$SLURM_JOB_ID\" -o | tr ' ' '\\n' "
         "| sed -n 's/^NodeList=//p')}\""
     )
     first = f"scontrol show hostnames {nodelist} | head -n 1"

@@ -251,6 +251,7 @@ def test_memory_preflight_counts_the_overridden_architecture():
     # 2,753,792 parameters * 16 bytes = 44,060,672 bytes: a host with 40 MB is too small, 50 MB is enough
     (problem,) = preflight(config, env={}, host=Host(accelerator=None, memory_bytes=40_000_000))
     assert problem.message.startswith(
-        "not enough memory to train llama3 debugmodel (n_layers=2) on this CPU-only host: 2,753,792 parameters"
+        "not enough memory to train llama3 debugmodel (n_layers=2) on this CPU-only host: "
+        "2,753,792 parameters"
     )
     assert preflight(config, env={}, host=Host(accelerator=None, memory_bytes=50_000_000)) == []
