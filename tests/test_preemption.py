@@ -5,7 +5,7 @@ with exactly the metrics of an uninterrupted run (llama3 CPU example, seq_len 64
 
 SIGTERM goes to ``primus-cli train`` alone (a user, or SLURM's batch shell forwarding it); SIGUSR1 goes to
 every process of the run at once, as SLURM's ``--signal=USR1@SECONDS`` does to a job step (torchrun must
-survive it). The SLURM requeue path is tested in test_slurm_cluster.py.
+survive it). The SLURM requeue path is tested in test_two_nodes.py.
 """
 
 from __future__ import annotations
@@ -82,16 +82,20 @@ def _interrupt(runs: Path, number: int, *, whole_tree: bool) -> subprocess.Compl
 
 
 @pytest.mark.parametrize(
-    ("number", "whole_tree"),
-    [(signal.SIGTERM, False), (signal.SIGUSR1, True)],
+    ("number", "whole_tree", "status", "message"),
+    [
+        (signal.SIGTERM, False, 128 + signal.SIGTERM, "training interrupted by SIGTERM at step"),
+        (signal.SIGUSR1, True, EXIT_PREEMPTED, "training stopped by SIGUSR1 after step"),
+    ],
     ids=["sigterm", "sigusr1-all"],
 )
 def test_a_stop_signal_checkpoints_the_current_step_and_the_rerun_matches(
-    uninterrupted, tmp_path, number, whole_tree
+    uninterrupted, tmp_path, number, whole_tree, status, message
 ):
     stopped = _interrupt(tmp_path, number, whole_tree=whole_tree)
     name = signal.Signals(number).name
-    assert stopped.returncode == EXIT_PREEMPTED, stopped.stdout[-3000:]
+    assert stopped.returncode == status, stopped.stdout[-3000:]
+    assert message in stopped.stdout
 
     assert "Traceback" not in stopped.stdout.split("training log:")[-1].split("error:")[-1]
     bundle = _bundle(tmp_path)
@@ -102,6 +106,7 @@ def test_a_stop_signal_checkpoints_the_current_step_and_the_rerun_matches(
     assert (bundle / "train" / "checkpoint" / f"step-{step}" / ".metadata").exists()
     assert not (bundle / "train" / "DONE").exists()
     assert [row[0] for row in _columns(bundle)] == list(range(1, step + 1))
+    assert f"checkpoint step-{step}" in stopped.stdout  # the message says where a rerun resumes
 
     resumed = subprocess.run(_command(tmp_path), env=_env(), capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
