@@ -112,9 +112,12 @@ def freeze_config(runs_dir: Path, config: dict[str, Any]) -> Path:
     """
     from hand_built import resolved
 
+    from primus.assets import fetch, sources_of
     from primus.bundle import freeze
 
-    return freeze(resolved(base={}), config, runs_dir=runs_dir, packages=TEST_PACKAGES)
+    # as the stages do before freezing: local tokenizer/data files go into the (test session's) asset cache
+    assets = fetch(sources_of(config), log=lambda text: None)
+    return freeze(resolved(base={}), config, runs_dir=runs_dir, packages=TEST_PACKAGES, assets=assets)
 
 
 # ---------------------------------------------------------------------------------------------- kill -9
@@ -159,10 +162,12 @@ def all_gone(pids: list[int], *, within: float) -> bool:
 
 def kill_after_a_checkpoint(bundle: Path, steps: int) -> int:
     """Train ``bundle`` in a child process and kill -9 it once a checkpoint (step 2 to ``steps`` - 3) is
-    written and a later step is logged; returns that checkpoint's step.
+    written and a later step is logged; returns the step of the newest checkpoint once all are gone.
 
     Only the train process is killed: torchrun gets SIGTERM (parent-death signal) and stops its worker,
-    which runs in a session of its own; the helper checks that none of them outlives it.
+    which runs in a session of its own; the helper checks that none of them outlives it. A worker that
+    gets SIGTERM saves a checkpoint at the end of its current step first (preemption), so the checkpoint
+    a rerun resumes from can be newer than the one seen before the kill.
     """
     import pytest
 
@@ -198,4 +203,4 @@ def kill_after_a_checkpoint(bundle: Path, steps: int) -> int:
     assert len(tree) >= 3  # train -> torchrun -> worker
     assert not (train_dir / "DONE").exists()
     assert read_rows(train_dir / "metrics.jsonl")[-1]["step"] > checkpoint
-    return checkpoint
+    return _latest_checkpoint(train_dir)

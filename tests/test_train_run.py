@@ -173,7 +173,10 @@ def test_a_failing_run_raises_launch_error_with_the_log_tail(tmp_path):
     error = caught.value
     log = bundle / "train" / "train.log"
     assert error.file == str(log)
-    assert error.message.startswith("training failed: torchrun exited with code 1\n--- last lines of ")
+    assert error.message.startswith(
+        "training failed: torchrun exited with code 1; failed: rank 0 (local rank 0) exit 2\n"
+        "--- last lines of "
+    )
     assert "error: model.flavor: model 'llama3' has no flavor 'no_such_flavor'" in error.message
     assert (
         error.hint

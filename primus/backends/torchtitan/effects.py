@@ -28,6 +28,8 @@ CONSUMERS = {
 REPLACED = {
     "job.dump_folder": "the launcher passes --job.dump_folder <bundle>/train: a run writes into its bundle",
     "job.config_file": "the launcher passes --job.config_file <bundle>/job_config.toml",
+    "metrics.disable_color_printing": "the worker always prints TorchTitan's metrics without colour: its "
+    "log goes only to train.log, and the progress view colours what a terminal shows (unless NO_COLOR)",
 }
 
 #: Python packages each converter imports when TorchTitan builds the model (after torchrun has started):
