@@ -17,7 +17,7 @@ from primus.bundle.diff import MISSING, KeyDiff, diff_bundles, format_diff
 from primus.bundle.hashing import bundle_path, compute_hash
 from primus.bundle.writer import freeze, render_bundle
 
-#: The name primus/cli.py uses for ``bundle_path``.
+#: The name primus/cli/ uses for ``bundle_path``.
 compute_bundle_path = bundle_path
 
 __all__ = [
