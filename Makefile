@@ -54,7 +54,7 @@ report: setup        ## HTML report with the verdict and loss plot (with SWEEP=P
 	$(SMK) $(if $(SWEEP),sweep,train) $(SMKCFG) --report report.html
 
 test: setup
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=15
 
 test-fast: setup     ## unit tests only (no Snakemake, torchrun, containers, SLURM or torch import): under a minute
 	$(BIN)/pytest -q -m "not slow and not integration and not slurm and not container"

@@ -171,7 +171,7 @@ def test_the_report_renders_in_a_real_browser_with_verdict_identity_and_plots(ru
     identity = {row[0]: row[1] for row in page.tables["identity"]}
     assert identity["experiment"] == "llama3_debugmodel-pretrain"
     assert identity["bundle"] == f"{mine.parent.name}/{mine.name}"
-    assert identity["model"] == "llama3 / debugmodel (6.16 M parameters)"
+    assert identity["model"] == "llama3 / debugmodel (6.16M parameters)"
     assert identity["steps"] == str(STEPS)
     assert identity["device"] == "cpu"
     assert identity["world size"] == "1 process"
