@@ -277,7 +277,8 @@ def train(bundle: Path, *, dry_run: bool = False, observability: Mapping[str, An
     _refuse_escaping_paths(job, bundle)
     steps = int(job.get("training", {}).get("steps", 0) or 0)
     train_dir = bundle / TRAIN_DIR
-    _require_writable(train_dir)
+    if train_dir.exists():  # before damaged checkpoints are moved aside in it
+        _require_writable(train_dir)
     if launch_settings(os.environ).node_rank == 0:  # one node checks the shared checkpoint folder
         _set_aside_damaged_checkpoints(job, train_dir)
     if _finished_without_marker(job, train_dir, steps):
@@ -289,7 +290,7 @@ def train(bundle: Path, *, dry_run: bool = False, observability: Mapping[str, An
         return 0
     check_training_stack()
     check_cached_assets(bundle)  # the tokenizer/data it pins, by digest, before anything starts
-    train_dir.mkdir(parents=True, exist_ok=True)
+    _require_writable(train_dir)  # creates train/: every check that writes nothing has passed
     (train_dir / watching.RECORD).write_text(json.dumps(watch, indent=2, sort_keys=True) + "\n")
     # On a multi-node launch every node runs this; only node 0 owns the plain names (shared file systems).
     settings = launch_settings(os.environ)
@@ -379,15 +380,17 @@ def bundle_run_env(bundle: Path) -> dict[str, str]:
 
 
 def _require_writable(train_dir: Path) -> None:
-    """LaunchError before anything starts when ``train/`` cannot be written (read-only bundle, full disk)."""
-    probe = train_dir / ".write-probe"
-    created = not train_dir.exists()
+    """LaunchError before anything starts when ``train/`` cannot be written (read-only bundle, full disk).
+
+    Creates ``train/`` when it is missing, so call it once the stage is about to start. Every node of a
+    multi-node launch runs this on the same folder at once: the probe's name is the process's own, and
+    the folder is never removed again (another node may be writing into it already).
+    """
+    probe = train_dir / f".write-probe.{socket.gethostname()}.{os.getpid()}"
     try:
         train_dir.mkdir(parents=True, exist_ok=True)
         probe.write_text("ok\n", encoding="utf-8")
         probe.unlink()
-        if created:
-            train_dir.rmdir()  # a check leaves nothing behind; the train stage creates it when it starts
     except OSError as error:
         raise LaunchError(
             f"cannot write the run's train/ folder: {error.strerror or error}",
