@@ -21,6 +21,7 @@ Experiment lookup (``--config exp=...``), in order:
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import signal
 import sys
@@ -181,7 +182,7 @@ class SlurmResources:
     runtime_min: int = 60  # wall-clock limit, minutes
     master_port: int = 29500  # TCP port of the torchrun rendezvous on the first node
     procs_per_node: int = 0  # training processes per node; 0: one per GPU, or 1 on a CPU-only job
-    signal_s: int = 90  # SIGUSR1 this many seconds before the time limit: checkpoint, stop, requeue
+    signal_s: int = 90  # SIGUSR1 this many seconds before the time limit: checkpoint, stop, requeue; 0: none
 
     @property
     def processes_per_node(self) -> int:
@@ -201,7 +202,7 @@ class SlurmResources:
         """
         # --signal: SIGUSR1 to every process of the job's steps before the time limit (the workers checkpoint
         # and stop; the train step then requeues the job, see train_shell).
-        extra = ["--ntasks-per-node=1", f"--signal=USR1@{self.signal_s}"]
+        extra = ["--ntasks-per-node=1", *([f"--signal=USR1@{self.signal_s}"] if self.signal_s else [])]
         if self.gpus_per_node:
             extra.append(f"--gpus-per-node={self.gpus_per_node}")
         resources: dict[str, Any] = {
@@ -394,6 +395,52 @@ def experiment_platform(experiment: Path | str, default: str | None) -> str | No
     return default
 
 
+#: sbatch(1) on ``--signal``: "the signal may be sent up to 60 seconds earlier than specified".
+SLURM_SIGNAL_EARLY_S = 60
+
+
+def check_slurm_time(resources: SlurmResources) -> None:
+    """ConfigValueError when the early-warning signal would leave a job no time to train.
+
+    SLURM sends SIGUSR1 ``signal_s`` seconds before the time limit, up to ``SLURM_SIGNAL_EARLY_S`` earlier
+    still. A warning due at the job's start stops every run (and every requeued run) after its first step:
+    the job would requeue itself once per step instead of training.
+    """
+    limit_s = resources.runtime_min * 60
+    if not resources.signal_s or resources.signal_s + SLURM_SIGNAL_EARLY_S < limit_s:
+        return
+    lower = (
+        f"lower slurm.signal_s below {limit_s - SLURM_SIGNAL_EARLY_S} s, or "
+        if limit_s > SLURM_SIGNAL_EARLY_S + 1
+        else ""
+    )
+    raise ConfigValueError(
+        f"slurm.signal_s ({resources.signal_s} s) + the up to {SLURM_SIGNAL_EARLY_S} s SLURM may send the "
+        f"signal early leaves no time to train in slurm.runtime_min ({resources.runtime_min} min = "
+        f"{limit_s} s): each job would stop after one step and requeue itself",
+        key="slurm.signal_s",
+        value=resources.signal_s,
+        hint=f"raise slurm.runtime_min above {(resources.signal_s + SLURM_SIGNAL_EARLY_S) // 60} min, {lower}"
+        "set slurm.signal_s: 0 for no early warning (SIGTERM at the time limit still checkpoints the step)",
+    )
+
+
+def shield_from_slurm_warning(environ: Mapping[str, str] | None = None) -> bool:
+    """Inside a SLURM job, make this process (the Snakemake that runs the train rule) ignore SIGUSR1.
+
+    ``--signal=USR1@N`` reaches every process of the job step. SIGUSR1's default action would end the
+    Snakemake process around training (and with it the job's bookkeeping: a run that then finished its last
+    step would still count as failed). Its children inherit the ignore; ``primus-cli train`` and the
+    workers install their own handlers and stop at the end of the step with a checkpoint. Returns whether
+    it did so.
+    """
+    environ = os.environ if environ is None else environ
+    if not environ.get("SLURM_JOB_ID"):
+        return False
+    signal.signal(signal.SIGUSR1, signal.SIG_IGN)
+    return True
+
+
 def check_slurm_layout(resources: SlurmResources, config: Mapping[str, Any], origin_of: Any = None) -> None:
     """ConfigValueError (before anything is submitted) when the job's world size cannot hold the degrees.
 
@@ -466,6 +513,7 @@ def _run_plan(
     known = None if point.assets_pending else point.bundle
     resources = slurm_resources(settings, validated.config, platform=experiment_platform(base, platform))
     check_slurm_layout(resources, validated.config, validated.resolved.origin_of)
+    check_slurm_time(resources)
     return RunPlan(
         experiment=base,
         exp_name=keyed.parent.name,
@@ -652,8 +700,11 @@ def sbatch_line(resources: SlurmResources, *, job_name: str = "train_model") -> 
     parts.append(f"--ntasks={r.nodes}")
     parts.append(f"--cpus-per-task={r.cpus_per_task}")
     parts.append("--ntasks-per-node=1")
+    if r.signal_s:
+        parts.append(f"--signal=USR1@{r.signal_s}")
     if r.gpus_per_node:
         parts.append(f"--gpus-per-node={r.gpus_per_node}")
+    parts.append("--requeue")
     return " ".join(parts)
 
 
@@ -802,6 +853,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     resources = SlurmResources(
         **{name: getattr(args, name) for name in SlurmResources.__dataclass_fields__ if hasattr(args, name)}
     )
+    check_slurm_time(resources)
     hosts = args.hosts.split(",") if args.hosts else None
     for line in launch_lines(args.bundle, resources, hosts=hosts, primus_cli=primus_cli_command()):
         print(line)

@@ -136,6 +136,19 @@ def tiny_experiment() -> Callable[..., Path]:
 
 
 @pytest.fixture(scope="session")
+def trained(tmp_path_factory, tiny_experiment):
+    """One real run of the shortened CPU default through ``snakemake train`` on this host: (working dir,
+    experiment file, bundle, output). test_slurm.py's time-limited SLURM run trains the same bundle."""
+    from support import bundles_in
+
+    workdir = tmp_path_factory.mktemp("workflow")
+    experiment = tiny_experiment(workdir)
+    result = run_snakemake("-c2", "train", "--config", f"exp={experiment}", cwd=workdir)
+    (bundle,) = bundles_in(result.stdout)
+    return workdir, experiment, workdir / bundle, result.stdout
+
+
+@pytest.fixture(scope="session")
 def slurm_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """Start munged + slurmctld + two slurmd (nodes ``n1``, ``n2``, both on this host, on loopback);
     yields the folder with slurm.conf and logs."""

@@ -204,3 +204,47 @@ def kill_after_a_checkpoint(bundle: Path, steps: int) -> int:
     assert not (train_dir / "DONE").exists()
     assert read_rows(train_dir / "metrics.jsonl")[-1]["step"] > checkpoint
     return _latest_checkpoint(train_dir)
+
+
+# ---------------------------------------------------------------------------------------------- SLURM
+
+
+def bundles_in(output: str) -> set[str]:
+    """Bundle folders (runs/<exp_name>/<hash>) named in Snakemake's output."""
+    return set(re.findall(r"runs/[^/\s]+/[0-9a-f]{16}", output))
+
+
+def training_workers(train_dir: Path) -> list[int]:
+    """The pids of the TorchTitan workers (not torchrun) training into ``train_dir``, wherever they were
+    started (a SLURM job's processes are slurmd's, not the test's)."""
+    workers = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        with contextlib.suppress(OSError):
+            args = cmdline.read_bytes().decode(errors="replace").split("\0")
+            if (
+                "primus.backends.torchtitan.entry" in args
+                and str(train_dir) in args
+                and not any(arg.endswith("torchrun") for arg in args)
+            ):
+                workers.append(int(cmdline.parent.name))
+    return workers
+
+
+def slurm_job_state(job_id: str) -> str:
+    """squeue's state of a job (``RUNNING``, ``PENDING``, ``COMPLETING``...); "" once it has left squeue."""
+    return subprocess.run(
+        ["squeue", "-h", "-j", job_id, "-o", "%T"], capture_output=True, text=True
+    ).stdout.strip()
+
+
+def release_when_pending(job_id: str, within: float = 120, **updates: str) -> None:
+    """Make a requeued job eligible at once: SLURM holds it back (BeginTime) about two minutes, which is
+    idle time for a test, not part of what it checks; an admin's ``StartTime=now`` lifts that. ``updates``
+    (``TimeLimit="60"``) are set with it."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if slurm_job_state(job_id) == "PENDING":
+            fields = [f"{name}={value}" for name, value in {"StartTime": "now", **updates}.items()]
+            subprocess.run(["scontrol", "update", f"JobId={job_id}", *fields], capture_output=True)
+            return
+        time.sleep(0.5)

@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 import pytest
-from support import process_tree
+from support import process_tree, release_when_pending
 
 from primus.backends.torchtitan.metrics_file import read_rows
 from primus.workflow import SlurmResources, node_environments
@@ -184,20 +184,6 @@ def test_a_killed_worker_ends_both_nodes_in_bounded_time_and_a_rerun_resumes(
 
 
 # ------------------------------------------------------------------------------------------ SLURM
-def _release_when_pending(job_id: str, within: float = 120) -> None:
-    """Make a requeued job eligible at once: SLURM holds it back (BeginTime) about two minutes, which is
-    idle time for the test, not part of what it checks; an admin's ``StartTime=now`` lifts that."""
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        state = subprocess.run(
-            ["squeue", "-h", "-j", job_id, "-o", "%T"], capture_output=True, text=True
-        ).stdout.strip()
-        if state == "PENDING":
-            subprocess.run(["scontrol", "update", f"JobId={job_id}", "StartTime=now"], capture_output=True)
-            return
-        time.sleep(0.5)
-
-
 @pytest.mark.slurm
 def test_a_two_node_slurm_job_requeued_mid_run_resumes_to_the_same_curve(
     slurm_cluster, snakemake, experiment, two_agents, tmp_path
@@ -219,7 +205,7 @@ def test_a_two_node_slurm_job_requeued_mid_run_resumes_to_the_same_curve(
             if metrics and job_file and len(read_rows(metrics)) >= 2:
                 requeued = job_file.read_text().strip()
                 subprocess.run(["scontrol", "requeue", requeued], check=True, capture_output=True)
-                _release_when_pending(requeued)
+                release_when_pending(requeued)
             assert workflow.poll() is None, workflow.communicate()[0][-4000:]
             time.sleep(0.2)
         output, _ = workflow.communicate(timeout=JOB_LIMIT_S)

@@ -13,14 +13,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from support import bundles_in
 
 REPO = Path(__file__).resolve().parents[1]
 STAGES = ("validate_experiment", "resolve_experiment", "train_model", "verify_run")
-
-
-def bundles_in(output: str) -> set[str]:
-    """Bundle folders (runs/<exp_name>/<hash>) named in Snakemake's output."""
-    return set(re.findall(r"runs/[^/\s]+/[0-9a-f]{16}", output))
 
 
 # ---------------------------------------------------------------------------------------------- planning
@@ -112,14 +108,7 @@ def test_snakefmt_leaves_the_workflow_unchanged():
 # ---------------------------------------------------------------------------------------------- real runs
 
 
-@pytest.fixture(scope="session")
-def trained(tmp_path_factory, snakemake, tiny_experiment):
-    """One real run of a shortened CPU default: (working dir, experiment file, bundle, output)."""
-    workdir = tmp_path_factory.mktemp("workflow")
-    experiment = tiny_experiment(workdir)
-    result = snakemake("-c2", "train", "--config", f"exp={experiment}", cwd=workdir)
-    (bundle,) = bundles_in(result.stdout)
-    return workdir, experiment, workdir / bundle, result.stdout
+# ``trained`` (conftest.py): one real run of the shortened CPU default, shared with test_slurm.py.
 
 
 @pytest.mark.slow

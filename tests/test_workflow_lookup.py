@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -10,10 +11,12 @@ from primus.errors import EXIT_CONFIG, ConfigValueError
 from primus.workflow import (
     ExperimentNotFoundError,
     SlurmResources,
+    check_slurm_time,
     find_experiment,
     first_host_line,
     launch_lines,
     node_environments,
+    plan_workflow,
     sbatch_line,
     slurm_resources,
     srun_train_lines,
@@ -149,6 +152,58 @@ def test_multi_node_resources_hand_the_task_launch_to_our_srun():
     }
 
 
+def test_signal_s_0_asks_for_no_early_warning():
+    resources = SlurmResources(runtime_min=1, signal_s=0)
+    assert "--signal" not in resources.snakemake_resources()["slurm_extra"]
+    assert "--signal" not in sbatch_line(resources)
+    check_slurm_time(resources)  # SIGTERM at the limit is all there is: nothing to refuse
+
+
+@pytest.mark.parametrize(
+    ("runtime_min", "signal_s", "fits"),
+    [(60, 90, True), (3, 90, True), (2, 90, False), (1, 90, False), (1, 1, False), (2, 59, True)],
+)
+def test_a_warning_that_leaves_no_time_to_train_is_refused(runtime_min, signal_s, fits):
+    resources = SlurmResources(runtime_min=runtime_min, signal_s=signal_s)
+    if fits:
+        check_slurm_time(resources)
+        return
+    with pytest.raises(ConfigValueError) as caught:
+        check_slurm_time(resources)
+    error = caught.value
+    assert error.key == "slurm.signal_s" and error.value == signal_s
+    assert f"slurm.signal_s ({signal_s} s)" in error.message and f"({runtime_min} min" in error.message
+    assert "each job would stop after one step and requeue itself" in error.message
+    assert "slurm.signal_s: 0" in error.hint and "raise slurm.runtime_min above" in error.hint
+
+
+def test_the_workflow_plan_refuses_a_warning_due_at_the_jobs_start(tiny_experiment, tmp_path):
+    settings = {"exp": str(tiny_experiment(tmp_path)), "slurm": {"runtime_min": 1}}
+    with pytest.raises(ConfigValueError) as caught:
+        plan_workflow(settings, root=REPO)
+    assert caught.value.key == "slurm.signal_s"
+
+
+@pytest.mark.parametrize("in_a_job", [True, False])
+def test_snakemake_in_a_slurm_job_outlives_the_time_limit_warning(in_a_job):
+    import subprocess
+    import sys
+
+    code = (
+        "import os, signal; from primus.workflow import shield_from_slurm_warning as s; "
+        "print(s(), flush=True); os.kill(os.getpid(), signal.SIGUSR1); print('alive')"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env.pop("SLURM_JOB_ID", None)
+    if in_a_job:
+        env["SLURM_JOB_ID"] = "7"
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    if in_a_job:
+        assert (result.returncode, result.stdout) == (0, "True\nalive\n"), result.stderr
+    else:  # outside SLURM nothing changes: SIGUSR1 ends the process as always
+        assert (result.returncode, result.stdout) == (-10, "False\n")
+
+
 @pytest.mark.parametrize(
     ("settings", "parallelism", "nodes"),
     [
@@ -221,7 +276,7 @@ def test_sbatch_line_requests_nodes_gpus_and_one_task_per_node(nodes):
     resources = SlurmResources(nodes=nodes, gpus_per_node=8, cpus_per_task=16, mem_mb=1000, runtime_min=30)
     assert sbatch_line(resources) == (
         f"sbatch --parsable --job-name train_model -t 30 --mem 1000 --nodes={nodes} --ntasks={nodes} "
-        "--cpus-per-task=16 --ntasks-per-node=1 --gpus-per-node=8"
+        "--cpus-per-task=16 --ntasks-per-node=1 --signal=USR1@90 --gpus-per-node=8 --requeue"
     )
 
 
@@ -285,7 +340,7 @@ def test_launch_lines_are_sbatch_then_srun_then_one_torchrun_per_node(frozen_cpu
     )
     assert lines == [
         f"sbatch --parsable --job-name train_model -t 5 --mem 2000 --nodes={nodes} --ntasks={nodes} "
-        "--cpus-per-task=2 --ntasks-per-node=1",
+        "--cpus-per-task=2 --ntasks-per-node=1 --signal=USR1@90 --requeue",
         f"srun --nodes={nodes} --ntasks={nodes} --ntasks-per-node=1 --cpus-per-task=2 --kill-on-bad-exit=1 "
         f"--export=ALL,MASTER_ADDR=$MASTER_ADDR,MASTER_PORT=29511,NNODES={nodes} bash -c "
         f"'NODE_RANK=$SLURM_NODEID exec primus-cli train --bundle {frozen_cpu_bundle}'",

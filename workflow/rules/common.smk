@@ -17,6 +17,7 @@ from primus.workflow import (
     report_labels,
     resource_lookups as _resource_lookups,
     runtime_train_args,
+    shield_from_slurm_warning,
     sweep_needs_a_file,
     sweep_report_dir,
     train_shell,
@@ -24,6 +25,8 @@ from primus.workflow import (
 )
 
 validate(config, schema="../schemas/config.schema.yaml")
+# Inside the SLURM train job: SIGUSR1 (the time-limit warning) is for training, not for Snakemake.
+shield_from_slurm_warning()
 
 try:
     PLAN = plan_workflow(config, root=Path(workflow.basedir))
