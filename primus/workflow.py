@@ -415,9 +415,9 @@ def check_slurm_time(resources: SlurmResources) -> None:
         else ""
     )
     raise ConfigValueError(
-        f"slurm.signal_s ({resources.signal_s} s) + the up to {SLURM_SIGNAL_EARLY_S} s SLURM may send the "
-        f"signal early leaves no time to train in slurm.runtime_min ({resources.runtime_min} min = "
-        f"{limit_s} s): each job would stop after one step and requeue itself",
+        f"the SIGUSR1 warning {resources.signal_s} s before the time limit (SLURM may send it up to "
+        f"{SLURM_SIGNAL_EARLY_S} s earlier) leaves no time to train in slurm.runtime_min "
+        f"{resources.runtime_min} ({limit_s} s): each job would stop after one step and requeue itself",
         key="slurm.signal_s",
         value=resources.signal_s,
         hint=f"raise slurm.runtime_min above {(resources.signal_s + SLURM_SIGNAL_EARLY_S) // 60} min, {lower}"

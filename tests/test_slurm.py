@@ -49,7 +49,8 @@ def slurm_run(slurm_cluster, tiny_experiment, tmp_path_factory):
     experiment = tiny_experiment(workdir, steps=STEPS)
     profile = REPO / "workflow" / "profiles" / "slurm"
     command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--profile", str(profile)]
-    command += ["train", "--config", f"exp={experiment}"]
+    # The copy is not under examples/*/configs/CPU/: platform=CPU says it is a CPU job (no GPU request).
+    command += ["train", "--config", f"exp={experiment}", "platform=CPU"]
     log = workdir / "snakemake.out"
     paused: list[int] = []
     with log.open("w") as sink:

@@ -29,7 +29,9 @@ def slurm_sweep(slurm_cluster, snakemake, tiny_experiment, tmp_path_factory):
     tiny_experiment(workdir)
     (workdir / "lr.yaml").write_text(SWEEP, encoding="utf-8")
     profile = REPO / "workflow" / "profiles" / "slurm"
-    result = snakemake("--profile", str(profile), "sweep", "--config", "sweep=lr.yaml", cwd=workdir)
+    result = snakemake(
+        "--profile", str(profile), "sweep", "--config", "sweep=lr.yaml", "platform=CPU", cwd=workdir
+    )
     return workdir, result.stdout
 
 

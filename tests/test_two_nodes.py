@@ -190,8 +190,10 @@ def test_a_two_node_slurm_job_requeued_mid_run_resumes_to_the_same_curve(
 ):
     profile = REPO / "workflow" / "profiles" / "slurm"
     command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--profile", str(profile)]
-    settings = tmp_path / "two-nodes.yaml"  # --config would pass the nested numbers as strings
-    settings.write_text(f"exp: {experiment}\nslurm:\n  nodes: 2\n  cpus_per_task: 1\n  mem_mb: 2000\n")
+    settings = tmp_path / "two-nodes.yaml"
+    settings.write_text(
+        f"exp: {experiment}\nplatform: CPU\nslurm:\n  nodes: 2\n  cpus_per_task: 1\n  mem_mb: 2000\n"
+    )
     command += ["train", "--configfile", str(settings)]
     workflow = subprocess.Popen(
         command, cwd=tmp_path, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True

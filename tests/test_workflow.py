@@ -29,6 +29,50 @@ def test_dry_run_of_qwen3_8B_shows_every_stage_and_writes_nothing(snakemake, tmp
     assert "examples/torchtitan/configs/MI300X/qwen3_8B-BF16-pretrain.yaml" in result.stdout
     assert bundles_in(result.stdout) == {f"runs/qwen3_8B-pretrain/{_hash_of(result.stdout)}"}
     assert not (tmp_path / "runs").exists()
+    # What the SLURM profile would request, from the shipped config/config.yaml: the platform's 8 GPUs per
+    # node and the whole node's memory, never 0 GPUs and 4 GB for an 8B model.
+    (train,) = [line for line in result.stdout.splitlines() if "slurm_extra=" in line]
+    assert "--gpus-per-node=8" in train and "mem_mb" not in train, train
+
+
+def test_the_cpu_default_asks_slurm_for_no_gpu_and_4_gb(snakemake, tmp_path):
+    result = snakemake("-n", "train", cwd=tmp_path)
+    (train,) = [line for line in result.stdout.splitlines() if "slurm_extra=" in line]
+    assert "--gpus-per-node" not in train and "mem_mb=4000" in train, train
+
+
+@pytest.mark.parametrize(
+    ("setting", "printed"),
+    [
+        ("slurm={nodse: 2}", "error: slurm.nodse: Key 'nodse' not in 'slurm'. Did you mean: 'nodes'?"),
+        ("slurm={nodes: two}", "error: slurm.nodes: must be an integer, got 'two'"),
+        ("slurm={runtime_min: 0}", "error: slurm.runtime_min: must be at least 1, got 0"),
+        ("tensorboard=true", "error: tensorboard: Key 'tensorboard' not in the workflow config."),
+        ("strict=maybe", "error: strict: must be one of true, false; got 'maybe'"),
+        ("slurm={runtime_min: 2}", "error: slurm.signal_s: the SIGUSR1 warning 90 s before the time limit"),
+    ],
+    ids=[
+        "unknown-slurm-key",
+        "not-a-number",
+        "below-minimum",
+        "unknown-key",
+        "not-a-bool",
+        "warning-too-early",
+    ],
+)
+def test_a_bad_workflow_setting_is_one_clear_line_and_exit_2(snakemake, tmp_path, setting, printed):
+    result = snakemake("-n", "train", "--config", setting, cwd=tmp_path, check=False)
+    assert result.returncode == 2, result.stdout
+    assert printed in result.stdout
+    assert "Traceback" not in result.stdout and "WorkflowError" not in result.stdout
+    assert not (tmp_path / "runs").exists()
+
+
+def test_slurm_numbers_on_the_command_line_are_numbers(snakemake, tmp_path):
+    # Snakemake reads nested --config values as text; the README's slurm='{nodes: 2}' must work as written.
+    result = snakemake("-n", "train", "--config", "slurm={nodes: 2, procs_per_node: 1}", cwd=tmp_path)
+    (train,) = [line for line in result.stdout.splitlines() if "slurm_extra=" in line]
+    assert "nodes=2" in train and "tasks=2" in train, train
 
 
 def _hash_of(output: str) -> str:

@@ -172,7 +172,7 @@ def test_a_warning_that_leaves_no_time_to_train_is_refused(runtime_min, signal_s
         check_slurm_time(resources)
     error = caught.value
     assert error.key == "slurm.signal_s" and error.value == signal_s
-    assert f"slurm.signal_s ({signal_s} s)" in error.message and f"({runtime_min} min" in error.message
+    assert f"warning {signal_s} s before" in error.message and f"runtime_min {runtime_min} (" in error.message
     assert "each job would stop after one step and requeue itself" in error.message
     assert "slurm.signal_s: 0" in error.hint and "raise slurm.runtime_min above" in error.hint
 

@@ -10,6 +10,7 @@ from snakemake.utils import validate
 from primus.bundle import layout
 from primus.containers.paths import read_image_id
 from primus.errors import PrimusError, report_error
+from primus.workflow_config import check as check_workflow_config, load_schema
 from primus.workflow import (
     plan_workflow,
     observability_train_args,
@@ -24,7 +25,13 @@ from primus.workflow import (
     workflow_summary,
 )
 
-validate(config, schema="../schemas/config.schema.yaml")
+SCHEMA = str(Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml")
+try:
+    # Our messages (key, did-you-mean, expected type); --config slurm='{nodes: 2}' numbers become numbers.
+    check_workflow_config(config, load_schema(SCHEMA))
+except PrimusError as error:
+    sys.exit(report_error(error))
+validate(config, schema=SCHEMA)  # fills the schema's defaults
 # Inside the SLURM train job: SIGUSR1 (the time-limit warning) is for training, not for Snakemake.
 shield_from_slurm_warning()
 
