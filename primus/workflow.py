@@ -193,24 +193,33 @@ class SlurmResources:
     def world_size(self) -> int:
         return self.nodes * self.processes_per_node
 
+    @property
+    def sbatch_options(self) -> list[str]:
+        """The sbatch options the plugin's own resources do not cover (its ``slurm_extra``).
+
+        ``--signal``: SIGUSR1 to every process of the job's steps before the time limit (the workers
+        checkpoint and stop; the train step then requeues the job, see train_shell). GPUs go here as
+        ``--gpus-per-node`` because the plugin's ``gpu`` resource would add ``--ntasks-per-gpu``.
+        """
+        options = ["--ntasks-per-node=1"]
+        if self.signal_s:
+            options.append(f"--signal=USR1@{self.signal_s}")
+        if self.gpus_per_node:
+            options.append(f"--gpus-per-node={self.gpus_per_node}")
+        return options
+
     def snakemake_resources(self) -> dict[str, Any]:
         """Resources for the ``train_model`` rule in the names snakemake-executor-plugin-slurm reads.
 
         Multi-node jobs are "mpi" jobs for the plugin: it then runs our command as is (no ``srun -n1``
-        around it) and our own ``srun`` starts one task per node. GPUs go through ``slurm_extra`` as
-        ``--gpus-per-node`` because the plugin's ``gpu`` resource would add ``--ntasks-per-gpu``.
+        around it) and our own ``srun`` starts one task per node.
         """
-        # --signal: SIGUSR1 to every process of the job's steps before the time limit (the workers checkpoint
-        # and stop; the train step then requeues the job, see train_shell).
-        extra = ["--ntasks-per-node=1", *([f"--signal=USR1@{self.signal_s}"] if self.signal_s else [])]
-        if self.gpus_per_node:
-            extra.append(f"--gpus-per-node={self.gpus_per_node}")
         resources: dict[str, Any] = {
             "nodes": self.nodes,
             **({"mem_mb": self.mem_mb} if self.mem_mb else {}),
             "runtime": self.runtime_min,
             "cpus_per_task": self.cpus_per_task,
-            "slurm_extra": " ".join(extra),
+            "slurm_extra": " ".join(self.sbatch_options),
         }
         if self.nodes > 1:
             resources["mpi"] = "srun"
@@ -699,12 +708,8 @@ def sbatch_line(resources: SlurmResources, *, job_name: str = "train_model") -> 
     parts.append(f"--nodes={r.nodes}")
     parts.append(f"--ntasks={r.nodes}")
     parts.append(f"--cpus-per-task={r.cpus_per_task}")
-    parts.append("--ntasks-per-node=1")
-    if r.signal_s:
-        parts.append(f"--signal=USR1@{r.signal_s}")
-    if r.gpus_per_node:
-        parts.append(f"--gpus-per-node={r.gpus_per_node}")
-    parts.append("--requeue")
+    parts += r.sbatch_options
+    parts.append("--requeue")  # the profile's slurm-requeue
     return " ".join(parts)
 
 

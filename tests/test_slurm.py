@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 import pytest
-from support import release_when_pending, slurm_job_state, training_workers
+from support import bundles_in, release_when_pending, slurm_job_state, training_workers
 
 from primus.backends.torchtitan.metrics_file import read_rows
 
@@ -87,7 +87,7 @@ def slurm_run(slurm_cluster, tiny_experiment, tmp_path_factory):
             workflow.wait()
     output = log.read_text()
     assert workflow.returncode == 0, output[-6000:]
-    (bundle,) = set(re.findall(r"runs/[^/\s]+/[0-9a-f]{16}", output))
+    (bundle,) = bundles_in(output)
     return workdir / bundle, output, job, logged
 
 

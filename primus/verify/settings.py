@@ -72,15 +72,16 @@ def read_settings(bundle: Path) -> RunSettings:
     def setting(name: str, kind: type, minimum: int | None = None) -> Any:
         return _setting(values, values.backend.run_keys[name], kind, shown, minimum=minimum)
 
+    done = _read_json(bundle / DONE_PATH)  # the train stage's record: device, threads, versions
     return RunSettings(
         steps=setting("steps", int, minimum=1),
         log_freq=setting("log_freq", int, minimum=1),
         checkpoint_enable=setting("checkpoint_enable", bool),
         checkpoint_folder=setting("checkpoint_folder", str),
         deterministic=setting("deterministic", bool),
-        device=_recorded_device(bundle),
-        threads=_done_field(bundle, "threads", int),
-        versions=_done_field(bundle, "versions", dict),
+        device=_recorded_device(bundle, done),
+        threads=_done_field(done, "threads", int),
+        versions=_done_field(done, "versions", dict),
     )
 
 
@@ -99,29 +100,28 @@ def _setting(values: RunConfig, dotted: str, kind: type, shown: str, *, minimum:
     return value
 
 
-def _done_field(bundle: Path, name: str, kind: type) -> Any:
-    """One field of train/DONE's run record, None when absent or of another type."""
+def _read_json(path: Path) -> Any:
+    """A JSON file's content, None when it is missing or unreadable."""
     try:
-        value = json.loads((bundle / DONE_PATH).read_text(encoding="utf-8")).get(name)
-    except (OSError, ValueError, AttributeError):
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
         return None
+
+
+def _done_field(done: Any, name: str, kind: type) -> Any:
+    """One field of train/DONE's run record, None when absent or of another type."""
+    value = done.get(name) if isinstance(done, dict) else None
     return value if isinstance(value, kind) and not isinstance(value, bool) else None
 
 
-def _recorded_device(bundle: Path) -> str | None:
+def _recorded_device(bundle: Path, done: Any) -> str | None:
     """The device type the run trained on, as recorded by the train stage, else ``None``.
 
-    Looked up in ``train/DONE`` (``{"step", "steps", "device"}``), then ``lock.json`` ``runtime.device``.
-    Verification treats this as optional information: without it, comparisons use the tolerant default.
+    Looked up in ``train/DONE`` (``done``: ``{"step", "steps", "device"}``), then ``lock.json``
+    ``runtime.device``. Verification treats this as optional information: without it, comparisons use the
+    tolerant default.
     """
-    for path, keys in (
-        (bundle / DONE_PATH, ("device",)),
-        (bundle / LOCK, ("runtime", "device")),
-    ):
-        try:
-            value: Any = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
+    for value, keys in ((done, ("device",)), (_read_json(bundle / LOCK), ("runtime", "device"))):
         for key in keys:
             value = value.get(key) if isinstance(value, dict) else None
         if isinstance(value, str):
