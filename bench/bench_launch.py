@@ -24,6 +24,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from primus import stages  # noqa: E402
 from primus.workflow import SlurmResources, node_environments  # noqa: E402
 
 EXPERIMENT = REPO / "examples/torchtitan/configs/CPU/llama3_debugmodel-pretrain.yaml"
@@ -39,19 +40,8 @@ def _env(**extra: str) -> dict[str, str]:
 
 
 def _freeze(runs: Path) -> Path:
-    command = [
-        sys.executable,
-        "-m",
-        "primus.cli",
-        "resolve",
-        "--freeze",
-        str(EXPERIMENT),
-        "--runs-dir",
-        str(runs),
-    ]
-    subprocess.run([*command, *OVERRIDES], env=_env(), check=True, capture_output=True)
-    (job,) = runs.glob("*/*/job_config.toml")
-    return job.parent
+    validated = stages.validate_experiment(EXPERIMENT, OVERRIDES, env=_env())
+    return stages.freeze_experiment(validated, runs_dir=runs)
 
 
 def _free_port() -> int:

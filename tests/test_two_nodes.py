@@ -31,6 +31,7 @@ from pathlib import Path
 import pytest
 from support import process_tree, release_when_pending
 
+from primus import stages
 from primus.backends.torchtitan.metrics_file import read_rows
 from primus.workflow import SlurmResources, node_environments
 
@@ -58,20 +59,8 @@ def _free_port() -> int:
 
 
 def _freeze(experiment: Path, runs: Path) -> Path:
-    command = [
-        sys.executable,
-        "-m",
-        "primus.cli",
-        "resolve",
-        "--freeze",
-        str(experiment),
-        "--runs-dir",
-        str(runs),
-    ]
-    result = subprocess.run(command, env=_env(), capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stdout + result.stderr
-    (bundle,) = runs.glob("*/*/job_config.toml")
-    return bundle.parent
+    """The bundle of ``experiment`` (what ``primus-cli resolve --freeze`` writes), frozen in this process."""
+    return stages.freeze_experiment(stages.validate_experiment(experiment, env=_env()), runs_dir=runs)
 
 
 def _columns(bundle: Path) -> list[tuple]:
